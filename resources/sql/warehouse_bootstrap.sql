@@ -1,0 +1,26 @@
+-- Schemas of the warehouse (DESIGN.md): raw is owned by the loaders, staging/snapshots/marts by dbt,
+-- ml by the model assets, meta by the platform itself. Idempotent: runs before every materialisation.
+create schema if not exists raw;
+create schema if not exists staging;
+create schema if not exists snapshots;
+create schema if not exists marts;
+create schema if not exists ml;
+create schema if not exists meta;
+
+-- Bad input never stops a batch: the bad file or record lands here with a readable reason.
+-- One row per (source, student, file, location, reason); a rerun that meets the same problem
+-- only moves last_seen, so rerunning never duplicates quarantine rows.
+create table if not exists meta.quarantine (
+    quarantine_id bigint generated always as identity primary key,
+    source        text        not null,
+    student_id    text        not null default '',
+    file          text        not null default '',
+    location      text        not null default '',
+    reason        text        not null,
+    snippet       text,
+    first_seen    timestamptz not null default now(),
+    last_seen     timestamptz not null default now(),
+    constraint quarantine_identity unique (source, student_id, file, location, reason)
+);
+comment on table meta.quarantine is
+    'Files and records that could not be loaded, with where they came from and why.';

@@ -1,0 +1,24 @@
+"""Schedules: the nightly refresh of the whole graph, in the study timezone."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from studentops_assets.core.settings import load_config
+
+nightly_refresh_job = dg.define_asset_job(
+    name="nightly_refresh",
+    selection=dg.AssetSelection.all(),
+    description="Every raw table, then the dbt models, once a night.",
+)
+
+nightly_refresh_schedule = dg.ScheduleDefinition(
+    name="nightly_refresh_schedule",
+    job=nightly_refresh_job,
+    # 03:30 local: after midnight so "yesterday" is complete, before a student's morning.
+    cron_schedule="30 3 * * *",
+    execution_timezone=load_config().timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+
+defs = dg.Definitions(jobs=[nightly_refresh_job], schedules=[nightly_refresh_schedule])

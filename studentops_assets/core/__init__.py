@@ -1,0 +1,1 @@
+"""Shared plumbing: where local state lives, the studentops.yaml config, user-facing errors."""

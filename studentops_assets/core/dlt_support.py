@@ -1,0 +1,50 @@
+"""Shared dlt plumbing: pipelines that land in the `raw` schema, and the translator for their assets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import dagster as dg
+import dlt
+from dagster_dlt import DagsterDltTranslator
+from dagster_dlt.translator import DltResourceTranslatorData
+
+from .settings import StudentOpsConfig
+
+# dlt reports anonymous usage to its vendor by default; StudentOps runs offline and sends nothing.
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+RAW_DATASET = "raw"
+
+
+def raw_pipeline(name: str, config: StudentOpsConfig, credentials: str | None = None) -> dlt.Pipeline:
+    """A dlt pipeline into `raw`. Without credentials it only describes the assets (definition time)."""
+    destination = dlt.destinations.postgres(credentials=credentials) if credentials else dlt.destinations.postgres()
+    return dlt.pipeline(
+        pipeline_name=f"studentops_{name}",
+        destination=destination,
+        dataset_name=RAW_DATASET,
+        pipelines_dir=str(config.home / "dlt"),
+    )
+
+
+class RawTableTranslator(DagsterDltTranslator):
+    """Each dlt resource becomes the asset `raw/<table>` of its domain's group."""
+
+    def __init__(self, group_name: str, descriptions: Mapping[str, str]):
+        super().__init__()
+        self.group_name = group_name
+        self.descriptions = dict(descriptions)
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
+        spec = super().get_asset_spec(data)
+        table = str(data.resource.table_name)
+        return spec.replace_attributes(
+            key=dg.AssetKey([RAW_DATASET, table]),
+            # The files and APIs upstream are not assets of ours: the raw table is where lineage starts.
+            deps=[],
+            group_name=self.group_name,
+            kinds={"dlt", "postgres"},
+            description=self.descriptions.get(data.resource.name, spec.description),
+        ).merge_attributes(metadata={"dagster/table_name": f"warehouse.{RAW_DATASET}.{table}"})
