@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -34,8 +36,14 @@ class WarehouseResource(dg.ConfigurableResource):
     def url(self) -> str:
         return self.urls().warehouse
 
-    def connect(self):
-        return psycopg2.connect(self.url(), connect_timeout=10)
+    @contextmanager
+    def connection(self) -> Iterator["psycopg2.extensions.connection"]:
+        """A psycopg2 connection that is closed on exit (psycopg2's own `with conn` only commits)."""
+        conn = psycopg2.connect(self.url(), connect_timeout=10)
+        try:
+            yield conn
+        finally:
+            conn.close()
 
     def dlt_credentials(self) -> str:
         return self.url()

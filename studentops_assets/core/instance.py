@@ -13,6 +13,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 REPO_DAGSTER_YAML = REPO_ROOT / "dagster.yaml"
 
 
+def sqlalchemy_psycopg2_url(url: str) -> str:
+    """SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, whose server-side parameter binding
+    breaks dagster-postgres's queries; dagster-postgres is built on psycopg2, so name it."""
+    scheme, sep, rest = url.partition("://")
+    return f"postgresql+psycopg2://{rest}" if sep and scheme in ("postgresql", "postgres") else url
+
+
 def dagster_home(config: StudentOpsConfig) -> Path:
     return config.home / "dagster"
 
@@ -36,5 +43,5 @@ def prepare_dagster_home(config: StudentOpsConfig, dagster_database_url: str) ->
             # Filesystems without symlinks get a copy, refreshed on every CLI start.
             shutil.copyfile(REPO_DAGSTER_YAML, target)
     os.environ["DAGSTER_HOME"] = str(home)
-    os.environ["STUDENTOPS_DAGSTER_DATABASE_URL"] = dagster_database_url
+    os.environ["STUDENTOPS_DAGSTER_DATABASE_URL"] = sqlalchemy_psycopg2_url(dagster_database_url)
     return home

@@ -38,7 +38,7 @@ def raw_notes(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareho
     flushed = {"issues": 0}
 
     def flush_quarantine(batch: QuarantineBatch) -> None:
-        with warehouse.connect() as conn:
+        with warehouse.connection() as conn:
             flushed["issues"] = batch.flush(conn)
 
     source = vault_source(
@@ -49,7 +49,7 @@ def raw_notes(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareho
     )
     pipeline = raw_pipeline("notes", config, warehouse.dlt_credentials())
     results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
-    with warehouse.connect() as conn:
+    with warehouse.connection() as conn:
         quarantined_total = quarantined_count(conn, SOURCE)
         with conn.cursor() as cur:
             cur.execute("select count(*), count(distinct student_id) from raw.notes")

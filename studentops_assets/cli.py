@@ -1,0 +1,196 @@
+"""`studentops`: set up, materialise and open the StudentOps warehouse.
+
+Every failure a user can cause or meet (a port in use, a bad studentops.yaml, an unreachable server)
+ends in one line on stderr and a non-zero exit; set STUDENTOPS_DEBUG=1 for the full traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import socket
+import sys
+import traceback
+
+import click
+
+from studentops_assets.core.errors import StudentOpsError
+from studentops_assets.core.settings import load_config
+
+
+def _fail(message: str) -> None:
+    click.echo(f"studentops: error: {message}", err=True)
+    sys.exit(1)
+
+
+def friendly_errors(command):
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except StudentOpsError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail("interrupted")
+        except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+            if os.environ.get("STUDENTOPS_DEBUG"):
+                traceback.print_exc()
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            _fail(f"{type(exc).__name__}: {first} (set STUDENTOPS_DEBUG=1 for the traceback)")
+
+    return wrapper
+
+
+def _ready():
+    """Start/reach the server, prepare the warehouse and the Dagster instance's environment."""
+    from resources.postgres_server import ensure_database, ready_urls
+    from studentops_assets.core.instance import prepare_dagster_home
+
+    from resources.bi_role import ensure_bi_role
+
+    config = load_config()
+    urls = ready_urls(config)
+    ensure_database(urls, urls.dagster)
+    prepare_dagster_home(config, urls.dagster)
+    if urls.embedded is not None or os.environ.get("STUDENTOPS_BI_PASSWORD"):
+        ensure_bi_role(config, urls)
+    os.environ.setdefault("STUDENTOPS_HOME", str(config.home))
+    return config, urls
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """StudentOps: the study-analytics warehouse as a Dagster asset graph.
+
+    State lives in $STUDENTOPS_HOME (default ./.studentops). Set STUDENTOPS_DATABASE_URL to use an
+    external Postgres with pgvector instead of the embedded one.
+    """
+
+
+@main.command()
+@click.option("--students", default=500, show_default=True, help="Platform students to generate.")
+@click.option("--days", default=180, show_default=True, help="Days of platform activity, ending today.")
+@click.option("--seed", default=7, show_default=True, help="Random seed: the same seed gives the same data.")
+@click.option("--vault-students", default=3, show_default=True, help="Students that also get study sources.")
+@click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day of activity (default today).")
+@friendly_errors
+def demo(students: int, days: int, seed: int, vault_students: int, end_date) -> None:
+    """Write demo inputs and studentops.yaml into $STUDENTOPS_HOME and fill a demo platform database."""
+    from resources.postgres_server import ensure_database
+    from studentops_assets.demo import generate_demo
+
+    if students < 1 or days < 1:
+        raise StudentOpsError("--students and --days must be at least 1")
+    config, urls = _ready()
+    ensure_database(urls, urls.platform)
+    click.echo(f"studentops: generating demo data in {config.home} (students={students}, days={days}, seed={seed})")
+    summary = generate_demo(
+        config.home,
+        urls.platform,
+        students=students,
+        days=days,
+        seed=seed,
+        end_date=end_date.date() if end_date else None,
+        vault_students=min(vault_students, students),
+        warehouse_port=config.port,
+    )
+    click.echo(str(summary))
+    click.echo("next: studentops materialize")
+
+
+@main.command()
+@click.option("--select", "selection", default=None, help="Asset selection, e.g. 'group:notes' or 'key:raw/notes+'.")
+@friendly_errors
+def materialize(selection: str | None) -> None:
+    """Materialise the whole graph (or a selection) through the Dagster instance."""
+    from .materialize import run_materialize
+
+    config, urls = _ready()
+    if not config.students:
+        click.echo("studentops: note: no students in studentops.yaml; run `studentops demo` or add some", err=True)
+    sys.exit(run_materialize(selection, urls))
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@main.command()
+@click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@friendly_errors
+def dev(port: int, host: str) -> None:
+    """Start the Dagster UI and daemon on this instance (Ctrl-C stops both)."""
+    from studentops_assets.core.instance import REPO_ROOT
+    from studentops_assets.warehouse.project import warehouse_dbt_project
+
+    _ready()
+    if not _port_free(port):
+        raise StudentOpsError(f"port {port} is already in use; pass --port to pick another")
+    dagster = shutil.which("dagster", path=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+    if dagster is None:
+        raise StudentOpsError("the `dagster` command is not installed in this environment")
+    warehouse_dbt_project()  # parse the dbt project once before the code server loads it
+    click.echo(f"studentops: Dagster UI on http://{host}:{port} (instance: {os.environ['DAGSTER_HOME']})")
+    os.chdir(REPO_ROOT)
+    os.execv(dagster, [dagster, "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)])
+
+
+@main.command("db-url")
+@click.option("--bi", is_flag=True, help="The read-only role for BI tools.")
+@click.option("--env", "as_env", is_flag=True, help="Print shell exports for dbt/profiles.yml instead.")
+@click.option("--database", default="warehouse", show_default=True, help="warehouse, dagster or platform.")
+@friendly_errors
+def db_url(bi: bool, as_env: bool, database: str) -> None:
+    """Print the TCP connection URL of the warehouse (starting the embedded server if needed)."""
+    import shlex
+
+    from resources.bi_role import ensure_bi_role
+    from resources.postgres_server import PgParams, ready_urls, with_database
+
+    config = load_config()
+    urls = ready_urls(config)
+    chosen = {"warehouse": urls.warehouse, "dagster": urls.dagster, "platform": urls.platform}.get(database)
+    if chosen is None:
+        raise StudentOpsError(f"unknown database {database!r}: use warehouse, dagster or platform")
+    if bi:
+        if database != "warehouse":
+            raise StudentOpsError("the BI role reads the warehouse only")
+        chosen = with_database(ensure_bi_role(config, urls), "warehouse")
+    if as_env:
+        params = PgParams.from_url(chosen)
+        for name, value in (
+            ("STUDENTOPS_PGHOST", params.host),
+            ("STUDENTOPS_PGPORT", str(params.port)),
+            ("STUDENTOPS_PGUSER", params.user),
+            ("STUDENTOPS_PGPASSWORD", params.password),
+            ("STUDENTOPS_PGDATABASE", params.database),
+            ("STUDENTOPS_TIMEZONE", config.timezone),
+        ):
+            click.echo(f"export {name}={shlex.quote(value)}")
+        return
+    click.echo(chosen)
+
+
+@main.command()
+@friendly_errors
+def stop() -> None:
+    """Stop the embedded Postgres (a no-op with STUDENTOPS_DATABASE_URL)."""
+    from resources.postgres_server import embedded_server
+
+    if os.environ.get("STUDENTOPS_DATABASE_URL"):
+        click.echo("studentops: using an external server (STUDENTOPS_DATABASE_URL); nothing to stop")
+        return
+    stopped = embedded_server(load_config()).stop()
+    click.echo("studentops: embedded Postgres stopped" if stopped else "studentops: embedded Postgres was not running")
+
+
+if __name__ == "__main__":
+    main()

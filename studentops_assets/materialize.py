@@ -1,0 +1,182 @@
+"""`studentops materialize`: one run through the Dagster instance, with progress and a summary.
+
+The run executes in this process tree (no daemon needed) but is created in and logs to the instance's
+Postgres storage, so it shows up in the UI like any other run. Progress is read back from the same
+event log the UI reads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import click
+import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+from dagster._core.events import DagsterEventType
+from dagster._core.storage.dagster_run import RunsFilter
+
+from resources.postgres_server import ServerUrls
+from studentops_assets.core.errors import StudentOpsError
+from studentops_assets.core.instance import REPO_ROOT
+
+INVOCATION_TAG = "studentops/invocation"
+_WATCHED = {
+    DagsterEventType.STEP_START,
+    DagsterEventType.STEP_FAILURE,
+    DagsterEventType.ASSET_MATERIALIZATION,
+    DagsterEventType.ASSET_CHECK_EVALUATION,
+    DagsterEventType.RUN_FAILURE,
+    DagsterEventType.RUN_SUCCESS,
+}
+
+
+@dataclass
+class Progress:
+    started: float
+    assets: int = 0
+    rows: int = 0
+    checks_passed: int = 0
+    checks_failed: list[str] = field(default_factory=list)
+    checks_warned: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    finished: bool = False
+
+    def stamp(self) -> str:
+        return f"[{time.monotonic() - self.started:6.1f}s]"
+
+
+def _first_line(text: str | None) -> str:
+    for line in (text or "").splitlines():
+        if line.strip():
+            return line.strip()
+    return "no message"
+
+
+def _report(event, progress: Progress) -> None:
+    dagster_event = event.dagster_event
+    kind = dagster_event.event_type
+    if kind == DagsterEventType.STEP_START:
+        click.echo(f"  {progress.stamp()} > {dagster_event.step_key}")
+    elif kind == DagsterEventType.ASSET_MATERIALIZATION:
+        mat = dagster_event.step_materialization_data.materialization
+        rows = mat.metadata.get("dagster/row_count")
+        count = int(rows.value) if rows is not None else None
+        progress.assets += 1
+        progress.rows += count or 0
+        suffix = f"{count:>10,} rows" if count is not None else ""
+        click.echo(f"  {progress.stamp()} ok {mat.asset_key.to_user_string():<40} {suffix}")
+    elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
+        evaluation = dagster_event.event_specific_data
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        if evaluation.passed:
+            progress.checks_passed += 1
+        elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+            progress.checks_warned.append(name)
+            click.echo(f"  {progress.stamp()} warn check {name}")
+        else:
+            progress.checks_failed.append(name)
+            click.echo(f"  {progress.stamp()} FAILED check {name}")
+    elif kind == DagsterEventType.STEP_FAILURE:
+        error = dagster_event.step_failure_data.error
+        # Dagster wraps the real exception ("Error occurred while executing op ..."): report the cause.
+        while error is not None and error.cause is not None:
+            error = error.cause
+        message = _first_line(error.message if error else event.message)
+        progress.failures.append(f"{dagster_event.step_key}: {message}")
+        click.echo(f"  {progress.stamp()} FAILED {dagster_event.step_key}: {message}")
+    elif kind in (DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_SUCCESS):
+        progress.finished = True
+        if kind == DagsterEventType.RUN_FAILURE and not progress.failures:
+            progress.failures.append(_first_line(event.message))
+
+
+def run_materialize(selection: str | None, urls: ServerUrls) -> int:
+    from studentops_assets.definitions import defs
+    from studentops_assets.warehouse.project import warehouse_dbt_project
+
+    # Re-parse the dbt project so edited models are what runs (the manifest is the graph's source).
+    project = warehouse_dbt_project()
+    project.preparer.prepare(project)
+
+    repo = defs.get_repository_def()
+    try:
+        asset_selection = dg.AssetSelection.from_string(selection) if selection else dg.AssetSelection.all()
+        keys = asset_selection.resolve(repo.asset_graph)
+    except Exception as exc:  # noqa: BLE001 - selection syntax errors come in several types
+        raise StudentOpsError(f"bad --select {selection!r}: {_first_line(str(exc))}") from None
+    if not keys:
+        raise StudentOpsError(f"--select {selection!r} matches no asset")
+    job_def = repo.get_implicit_job_def_for_assets(keys)
+    if job_def is None:
+        raise StudentOpsError("the selected assets have different partitions; select them separately")
+
+    recon_job = ReconstructableRepository.for_module(
+        "studentops_assets.definitions", "defs", working_directory=str(REPO_ROOT)
+    ).get_reconstructable_job(job_def.name)
+
+    instance = dg.DagsterInstance.get()
+    token = uuid.uuid4().hex
+    progress = Progress(started=time.monotonic())
+    outcome: dict[str, object] = {}
+
+    def execute() -> None:
+        try:
+            with dg.DagsterInstance.get() as run_instance:
+                result = dg.execute_job(
+                    recon_job,
+                    instance=run_instance,
+                    asset_selection=sorted(keys),
+                    tags={INVOCATION_TAG: token, "studentops/command": "materialize"},
+                    raise_on_error=False,
+                )
+                outcome["success"] = result.success
+                outcome["run_id"] = result.run_id
+        except BaseException as exc:  # surfaced in the main thread
+            outcome["error"] = exc
+
+    click.echo(f"studentops: materialising {len(keys)} assets into {urls.describe()}")
+    worker = threading.Thread(target=execute, name="studentops-materialize", daemon=True)
+    worker.start()
+
+    run_id: str | None = None
+    cursor: str | None = None
+    while True:
+        alive = worker.is_alive()
+        if run_id is None:
+            runs = instance.get_runs(filters=RunsFilter(tags={INVOCATION_TAG: token}), limit=1)
+            if runs:
+                run_id = runs[0].run_id
+                click.echo(f"  run {run_id} (stored in the Dagster instance; open it with `studentops dev`)")
+        if run_id is not None:
+            connection = instance.get_records_for_run(run_id, cursor=cursor, of_type=_WATCHED)
+            for record in connection.records:
+                _report(record.event_log_entry, progress)
+            cursor = connection.cursor
+            if connection.has_more:
+                continue
+        if not alive:
+            break
+        time.sleep(0.5)
+
+    if "error" in outcome:
+        error = outcome["error"]
+        raise StudentOpsError(f"the run could not be executed: {type(error).__name__}: {_first_line(str(error))}")
+
+    elapsed = time.monotonic() - progress.started
+    checks = f"{progress.checks_passed} checks passed"
+    if progress.checks_warned:
+        checks += f", {len(progress.checks_warned)} warned"
+    if progress.checks_failed:
+        checks += f", {len(progress.checks_failed)} failed"
+    click.echo(
+        f"studentops: {progress.assets}/{len(keys)} assets materialised, {progress.rows:,} rows, {checks}, "
+        f"in {elapsed:.1f}s (run {run_id})"
+    )
+    if not outcome.get("success"):
+        reason = progress.failures[0] if progress.failures else "the run failed"
+        click.echo(f"studentops: error: materialisation failed: {reason}", err=True)
+        return 1
+    return 0
