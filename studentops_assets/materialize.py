@@ -7,10 +7,17 @@ event log the UI reads.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import os
+import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
 
 import click
 import dagster as dg
@@ -33,8 +40,33 @@ _WATCHED = {
 }
 
 
+@contextlib.contextmanager
+def _run_output_to(log_path: Path) -> Iterator[TextIO]:
+    """Send everything the run prints (Dagster's event log lines, dbt's output, from this process and
+    the step subprocesses, which inherit the file descriptors) to `log_path`; yield the terminal."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    terminal = os.fdopen(os.dup(1), "w", buffering=1)
+    saved = os.dup(1), os.dup(2)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    try:
+        yield terminal
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, log_fd):
+            os.close(fd)
+        terminal.close()
+
+
 @dataclass
 class Progress:
+    out: TextIO
     started: float
     assets: int = 0
     rows: int = 0
@@ -43,6 +75,9 @@ class Progress:
     checks_warned: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     finished: bool = False
+
+    def echo(self, line: str) -> None:
+        click.echo(line, file=self.out)
 
     def stamp(self) -> str:
         return f"[{time.monotonic() - self.started:6.1f}s]"
@@ -59,7 +94,7 @@ def _report(event, progress: Progress) -> None:
     dagster_event = event.dagster_event
     kind = dagster_event.event_type
     if kind == DagsterEventType.STEP_START:
-        click.echo(f"  {progress.stamp()} > {dagster_event.step_key}")
+        progress.echo(f"  {progress.stamp()} > {dagster_event.step_key}")
     elif kind == DagsterEventType.ASSET_MATERIALIZATION:
         mat = dagster_event.step_materialization_data.materialization
         rows = mat.metadata.get("dagster/row_count")
@@ -67,7 +102,7 @@ def _report(event, progress: Progress) -> None:
         progress.assets += 1
         progress.rows += count or 0
         suffix = f"{count:>10,} rows" if count is not None else ""
-        click.echo(f"  {progress.stamp()} ok {mat.asset_key.to_user_string():<40} {suffix}")
+        progress.echo(f"  {progress.stamp()} ok {mat.asset_key.to_user_string():<40} {suffix}")
     elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
         evaluation = dagster_event.event_specific_data
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
@@ -75,10 +110,10 @@ def _report(event, progress: Progress) -> None:
             progress.checks_passed += 1
         elif evaluation.severity == dg.AssetCheckSeverity.WARN:
             progress.checks_warned.append(name)
-            click.echo(f"  {progress.stamp()} warn check {name}")
+            progress.echo(f"  {progress.stamp()} warn check {name}")
         else:
             progress.checks_failed.append(name)
-            click.echo(f"  {progress.stamp()} FAILED check {name}")
+            progress.echo(f"  {progress.stamp()} FAILED check {name}")
     elif kind == DagsterEventType.STEP_FAILURE:
         error = dagster_event.step_failure_data.error
         # Dagster wraps the real exception ("Error occurred while executing op ..."): report the cause.
@@ -86,7 +121,7 @@ def _report(event, progress: Progress) -> None:
             error = error.cause
         message = _first_line(error.message if error else event.message)
         progress.failures.append(f"{dagster_event.step_key}: {message}")
-        click.echo(f"  {progress.stamp()} FAILED {dagster_event.step_key}: {message}")
+        progress.echo(f"  {progress.stamp()} FAILED {dagster_event.step_key}: {message}")
     elif kind in (DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_SUCCESS):
         progress.finished = True
         if kind == DagsterEventType.RUN_FAILURE and not progress.failures:
@@ -94,12 +129,11 @@ def _report(event, progress: Progress) -> None:
 
 
 def run_materialize(selection: str | None, urls: ServerUrls) -> int:
-    from studentops_assets.definitions import defs
-    from studentops_assets.warehouse.project import warehouse_dbt_project
+    from studentops_assets.warehouse.project import prepare_manifest
 
-    # Re-parse the dbt project so edited models are what runs (the manifest is the graph's source).
-    project = warehouse_dbt_project()
-    project.preparer.prepare(project)
+    # Re-parse the dbt project before the definitions load, so edited models are what runs.
+    prepare_manifest()
+    from studentops_assets.definitions import defs
 
     repo = defs.get_repository_def()
     try:
@@ -117,49 +151,14 @@ def run_materialize(selection: str | None, urls: ServerUrls) -> int:
         "studentops_assets.definitions", "defs", working_directory=str(REPO_ROOT)
     ).get_reconstructable_job(job_def.name)
 
-    instance = dg.DagsterInstance.get()
-    token = uuid.uuid4().hex
-    progress = Progress(started=time.monotonic())
-    outcome: dict[str, object] = {}
-
-    def execute() -> None:
-        try:
-            with dg.DagsterInstance.get() as run_instance:
-                result = dg.execute_job(
-                    recon_job,
-                    instance=run_instance,
-                    asset_selection=sorted(keys),
-                    tags={INVOCATION_TAG: token, "studentops/command": "materialize"},
-                    raise_on_error=False,
-                )
-                outcome["success"] = result.success
-                outcome["run_id"] = result.run_id
-        except BaseException as exc:  # surfaced in the main thread
-            outcome["error"] = exc
-
+    config_home = Path(os.environ["DAGSTER_HOME"]).parent
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    log_path = config_home / "logs" / f"materialize-{stamp}.log"
     click.echo(f"studentops: materialising {len(keys)} assets into {urls.describe()}")
-    worker = threading.Thread(target=execute, name="studentops-materialize", daemon=True)
-    worker.start()
-
-    run_id: str | None = None
-    cursor: str | None = None
-    while True:
-        alive = worker.is_alive()
-        if run_id is None:
-            runs = instance.get_runs(filters=RunsFilter(tags={INVOCATION_TAG: token}), limit=1)
-            if runs:
-                run_id = runs[0].run_id
-                click.echo(f"  run {run_id} (stored in the Dagster instance; open it with `studentops dev`)")
-        if run_id is not None:
-            connection = instance.get_records_for_run(run_id, cursor=cursor, of_type=_WATCHED)
-            for record in connection.records:
-                _report(record.event_log_entry, progress)
-            cursor = connection.cursor
-            if connection.has_more:
-                continue
-        if not alive:
-            break
-        time.sleep(0.5)
+    click.echo(f"  full log: {log_path}")
+    with _run_output_to(log_path) as terminal:
+        progress = Progress(out=terminal, started=time.monotonic())
+        run_id, outcome = _execute_with_progress(recon_job, keys, progress)
 
     if "error" in outcome:
         error = outcome["error"]
@@ -180,3 +179,47 @@ def run_materialize(selection: str | None, urls: ServerUrls) -> int:
         click.echo(f"studentops: error: materialisation failed: {reason}", err=True)
         return 1
     return 0
+
+
+def _execute_with_progress(recon_job, keys, progress: Progress) -> tuple[str | None, dict[str, object]]:
+    instance = dg.DagsterInstance.get()
+    token = uuid.uuid4().hex
+    outcome: dict[str, object] = {}
+
+    def execute() -> None:
+        try:
+            with dg.DagsterInstance.get() as run_instance:
+                result = dg.execute_job(
+                    recon_job,
+                    instance=run_instance,
+                    asset_selection=sorted(keys),
+                    tags={INVOCATION_TAG: token, "studentops/command": "materialize"},
+                    raise_on_error=False,
+                )
+                outcome["success"] = result.success
+                outcome["run_id"] = result.run_id
+        except BaseException as exc:  # surfaced in the main thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=execute, name="studentops-materialize", daemon=True)
+    worker.start()
+    run_id: str | None = None
+    cursor: str | None = None
+    while True:
+        alive = worker.is_alive()
+        if run_id is None:
+            runs = instance.get_runs(filters=RunsFilter(tags={INVOCATION_TAG: token}), limit=1)
+            if runs:
+                run_id = runs[0].run_id
+                progress.echo(f"  run {run_id} (stored in the Dagster instance; open it with `studentops dev`)")
+        if run_id is not None:
+            connection = instance.get_records_for_run(run_id, cursor=cursor, of_type=_WATCHED)
+            for record in connection.records:
+                _report(record.event_log_entry, progress)
+            cursor = connection.cursor
+            if connection.has_more:
+                continue
+        if not alive:
+            break
+        time.sleep(0.5)
+    return run_id or outcome.get("run_id"), outcome

@@ -118,24 +118,28 @@ def parse_note(
 
     meta: dict[str, Any] = {}
     body = text
-    try:
-        post = frontmatter.loads(text)
-        if not isinstance(post.metadata, dict):
-            raise TypeError(type(post.metadata).__name__)
-        meta, body = dict(post.metadata), post.content
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"frontmatter line {mark.line + 1}" if mark else "frontmatter"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    # frontmatter.loads() silently drops a header that is valid YAML but not a mapping; splitting and
+    # loading with the library's own handler lets us tell the student instead.
+    handler = frontmatter.detect_format(text, frontmatter.handlers)
+    if handler is not None:
         header = _HEADER.match(text)
-        issues.append(Issue(where, f"frontmatter is not valid YAML ({problem}); body loaded without metadata",
-                            _snippet(header.group(1) if header else text)))
-        body = text[header.end():] if header else text
-    except (TypeError, ValueError) as exc:
-        header = _HEADER.match(text)
-        issues.append(Issue("frontmatter", f"frontmatter is not a mapping ({exc}); body loaded without metadata",
-                            _snippet(header.group(1) if header else text)))
-        body = text[header.end():] if header else text
+        try:
+            raw_header, content = handler.split(text)
+            loaded = handler.load(raw_header)
+        except (yaml.YAMLError, ValueError) as exc:  # ValueError: a broken JSON header
+            mark = getattr(exc, "problem_mark", None)
+            where = f"frontmatter line {mark.line + 1}" if mark else "frontmatter"
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            issues.append(Issue(where, f"frontmatter is not valid YAML ({problem}); body loaded without metadata",
+                                _snippet(header.group(1) if header else text)))
+            body = text[header.end():] if header else text
+        else:
+            body = content
+            if isinstance(loaded, dict):
+                meta = loaded
+            elif loaded is not None:
+                issues.append(Issue("frontmatter", f"frontmatter is not a mapping (got a YAML {type(loaded).__name__}); "
+                                    "body loaded without metadata", _snippet(raw_header)))
 
     def field(name: str, convert, *aliases: str):
         for key in (name, *aliases):

