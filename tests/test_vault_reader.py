@@ -51,7 +51,8 @@ def test_broken_yaml_keeps_the_body_and_says_where():
     assert parsed.row["word_count"] == 6
     assert parsed.row["note_type"] == "assessment"  # from the folder, since the header is gone
     (issue,) = parsed.issues
-    assert issue.location.startswith("frontmatter line")
+    assert issue.location == "frontmatter line 3"
+    assert "flow sequence started on line 2" in issue.reason
     assert "not valid YAML" in issue.reason
     assert "title: [unclosed" in issue.snippet
 

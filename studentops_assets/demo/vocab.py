@@ -212,11 +212,14 @@ def sentence(rng: random.Random, course: CourseSpec, focus: str | None = None) -
     return rng.choice(_FRAMES).format(a=a, b=b, A=_cap(a), course=course.name)
 
 
+def prose(rng: random.Random, course: CourseSpec, focus: str, sentences: int) -> str:
+    """One paragraph: about half its sentences are about `focus`, the rest about the course at large."""
+    return " ".join(sentence(rng, course, focus if rng.random() < 0.5 else None) for _ in range(sentences))
+
+
 def paragraphs(rng: random.Random, course: CourseSpec, focus: str, count: int) -> str:
     """A few markdown paragraphs about `focus`, a key term of `course`, for chunking and embedding."""
     b = rng.choice([t for t in course.terms if t != focus])
     parts = [rng.choice(_OPENINGS).format(a=focus, b=b, A=_cap(focus), course=course.name)]
-    for _ in range(count):
-        n = rng.randint(3, 5)
-        parts.append(" ".join(sentence(rng, course, focus if rng.random() < 0.5 else None) for _ in range(n)))
+    parts += [prose(rng, course, focus, rng.randint(3, 5)) for _ in range(count)]
     return "\n\n".join(parts) + "\n"

@@ -25,7 +25,9 @@ _WIKILINK = re.compile(r"\[\[([^\]\|#\n]+)(?:#[^\]\|\n]*)?(?:\|[^\]\n]*)?\]\]")
 _INLINE_TAG = re.compile(r"(?<![\w/#&])#([A-Za-z][\w/-]*)")
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>\]\)]+)", re.IGNORECASE)
 _CODE_FENCE = re.compile(r"```.*?```", re.DOTALL)
-_WORD = re.compile(r"\b\w[\w'-]*\b")
+# A word is a whitespace-separated token with a letter or digit in it, as editors count them
+# ("doi:10.1038/x" is one word, a lone "#" or "-" is none).
+_WORD = re.compile(r"\S*\w\S*")
 _HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 # Folder names that say what a note is when its frontmatter does not.
@@ -127,9 +129,14 @@ def parse_note(
             raw_header, content = handler.split(text)
             loaded = handler.load(raw_header)
         except (yaml.YAMLError, ValueError) as exc:  # ValueError: a broken JSON header
+            # The handler's header text starts on the opening `---` line, so YAML's 0-based line
+            # numbers plus one are the file's line numbers.
             mark = getattr(exc, "problem_mark", None)
             where = f"frontmatter line {mark.line + 1}" if mark else "frontmatter"
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+            if context and context_mark:
+                problem += f" {context} started on line {context_mark.line + 1}"
             issues.append(Issue(where, f"frontmatter is not valid YAML ({problem}); body loaded without metadata",
                                 _snippet(header.group(1) if header else text)))
             body = text[header.end():] if header else text
