@@ -96,3 +96,26 @@ def session_home(tmp_path_factory) -> Home:
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def new_home(tmp_path_factory):
+    """Factory: a fresh STUDENTOPS_HOME with its own embedded server and the given studentops.yaml
+    content (`students`, `timezone`, ...). Returns (Home, WarehouseResource bound to it)."""
+    import yaml
+
+    from resources.warehouse import WarehouseResource
+
+    made: list[Home] = []
+
+    def make(**config):
+        home = Home(tmp_path_factory.mktemp("home"), free_port())
+        config.setdefault("timezone", "Europe/Amsterdam")
+        config["warehouse"] = {"port": home.port}
+        (home.path / "studentops.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        made.append(home)
+        return home, WarehouseResource(home=str(home.path))
+
+    yield make
+    for home in made:
+        home.stop()

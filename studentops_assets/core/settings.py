@@ -11,7 +11,8 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 import yaml
 
@@ -42,6 +43,9 @@ class Student:
     timezone: str = DEFAULT_TIMEZONE
     vault: str | None = None
     calendars: tuple[CalendarFeed, ...] = ()
+    # The student's whole mapping from studentops.yaml, for domain-specific keys such as
+    # `zotero:` or `google_calendar:` that each domain reads and validates itself.
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ def _student(raw: dict[str, Any], default_tz: str, index: int) -> Student:
         timezone=str(raw.get("timezone") or default_tz),
         vault=raw.get("vault"),
         calendars=calendars,
+        options=MappingProxyType(dict(raw)),
     )
 
 

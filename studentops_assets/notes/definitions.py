@@ -1,5 +1,11 @@
 import dagster as dg
 
-from .assets import raw_notes
+from studentops_assets.core.checks import quarantine_rate_check
 
-defs = dg.Definitions(assets=[raw_notes])
+from .assets import raw_notes
+from .source import SOURCE
+
+defs = dg.Definitions(
+    assets=[raw_notes],
+    asset_checks=[quarantine_rate_check(dg.AssetKey(["raw", "notes"]), SOURCE, "notes")],
+)
