@@ -196,11 +196,20 @@ class EmbeddedPostgres:
             raise StudentOpsError(f"initdb failed in {self.pgdata}: {_last_line(result.stderr or result.stdout)}")
         with open(self.pgdata / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.write("\n# StudentOps settings, rewritten at every start\ninclude_if_exists = 'studentops.conf'\n")
+        with open(self.pgdata / "pg_hba.conf", "a", encoding="utf-8") as hba:
+            hba.write("\n# StudentOps: remote TCP access when STUDENTOPS_PG_LISTEN opens it\ninclude_if_exists studentops_hba.conf\n")
 
     def _write_settings(self) -> None:
         socket_dir = self.socket_dir
+        # Loopback only, unless a deployment (the Docker image) opens it: then password auth still
+        # applies to every remote connection, and the superuser has no password at all.
+        listen = os.environ.get("STUDENTOPS_PG_LISTEN", "127.0.0.1")
+        hba = self.pgdata / "studentops_hba.conf"
+        remote = "" if listen in ("127.0.0.1", "localhost") else "host all all all scram-sha-256\n"
+        hba.write_text(remote, encoding="utf-8")
+        self._chown(hba)
         settings = {
-            "listen_addresses": "'127.0.0.1'",
+            "listen_addresses": f"'{listen}'",
             "port": str(self.port),
             "unix_socket_directories": f"'{socket_dir}'",
             # Local trust is safe only because the socket is owner-only.

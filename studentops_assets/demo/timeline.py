@@ -123,13 +123,14 @@ def course_factor(semester: int, day: dt.date) -> float:
     """How much a course of `semester` is studied on `day`, relative to an ordinary teaching day.
 
     Its own semester: 1.0 during lectures, ramping linearly to 2.6 over the exam period.
-    Another semester: 0.2 (people revisit old material). Summer break: 0.12 for everyone.
+    Another semester: 0.25 (people revisit old material). Summer break: 0.3 for everyone (resits,
+    catching up), low enough to show the lull yet leaving a disengagement onset there detectable.
     """
     t = term_on(day)
     if t is None:
-        return 0.12
+        return 0.3
     if t.semester != semester:
-        return 0.2
+        return 0.25
     if day >= t.exam_start:
         return 1.0 + 1.6 * ((day - t.exam_start).days + 1) / EXAM_RAMP_DAYS
     return 1.0

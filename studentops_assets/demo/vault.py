@@ -125,7 +125,7 @@ def build_vault(seed: int, student: Student, tables: list[CourseTimetable], wind
         if lecture.moved_to:
             body += ["> [!note] Moved one day later than usual (room conflict).", ""]
         body += ["## Key points", ""]
-        body += [f"- {vocab.sentence(rng, tt.course.spec, topic)}" for _ in range(rng.randint(3, 5))]
+        body += [f"- {text}" for text in vocab.distinct_sentences(rng, tt.course.spec, topic, rng.randint(3, 5))]
         body += ["", "## In my own words", "", vocab.prose(rng, tt.course.spec, topic, 4),
                  "", "## Questions for the tutorial", ""]
         body += [f"- How does {topic} relate to {rng.choice(tt.course.spec.terms)}?",
@@ -153,7 +153,7 @@ def build_vault(seed: int, student: Student, tables: list[CourseTimetable], wind
             "updated": a["updated"],
             "tags": ["assessment", _tag(code), a["kind"]],
         }
-        done = {"todo": 0, "in-progress": 2, "submitted": 4, "graded": 4}[a["status"]]
+        done = {"todo": 0, "in-progress": 2, "submitted": 5, "graded": 5}[a["status"]]
         steps = ["Re-read the assignment brief", f"Outline the argument about {a['topic']}",
                  "Write the first draft", "Ask for feedback in the study group", "Polish and submit"]
         body = [f"# {a['title']}", "", f"**Course:** {code} {course.spec.name} · **Due:** {a['due'].isoformat()} · "

@@ -212,9 +212,20 @@ def sentence(rng: random.Random, course: CourseSpec, focus: str | None = None) -
     return rng.choice(_FRAMES).format(a=a, b=b, A=_cap(a), course=course.name)
 
 
+def distinct_sentences(rng: random.Random, course: CourseSpec, focus: str | None, count: int) -> list[str]:
+    """`count` different sentences; about half about `focus` (if given), the rest about the course."""
+    out: list[str] = []
+    for _ in range(count * 10):  # bounded: a few redraws always suffice with 14 frames x 10 terms
+        if len(out) == count:
+            break
+        text = sentence(rng, course, focus if focus and rng.random() < 0.5 else None)
+        if text not in out:
+            out.append(text)
+    return out
+
+
 def prose(rng: random.Random, course: CourseSpec, focus: str, sentences: int) -> str:
-    """One paragraph: about half its sentences are about `focus`, the rest about the course at large."""
-    return " ".join(sentence(rng, course, focus if rng.random() < 0.5 else None) for _ in range(sentences))
+    return " ".join(distinct_sentences(rng, course, focus, sentences))
 
 
 def paragraphs(rng: random.Random, course: CourseSpec, focus: str, count: int) -> str:
