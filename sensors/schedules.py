@@ -20,5 +20,3 @@ nightly_refresh_schedule = dg.ScheduleDefinition(
     execution_timezone=load_config().timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
-
-defs = dg.Definitions(jobs=[nightly_refresh_job], schedules=[nightly_refresh_schedule])

@@ -10,7 +10,7 @@ from dagster_dbt import DbtCliResource
 from dagster_dlt import DagsterDltResource
 
 from resources.warehouse import WarehouseResource
-from sensors.schedules import defs as schedule_defs
+from sensors.definitions import sensor_definitions
 
 from .freshness import with_freshness
 from .notes.definitions import defs as notes_defs
@@ -25,10 +25,20 @@ def _warehouse() -> WarehouseResource:
     return WarehouseResource()
 
 
+DOMAINS = [notes_defs, warehouse_defs]
+
+
+def _asset_keys(domains: list[dg.Definitions]) -> set[dg.AssetKey]:
+    keys: set[dg.AssetKey] = set()
+    for domain in domains:
+        for asset in domain.assets or []:
+            keys |= set(asset.keys) if isinstance(asset, dg.AssetsDefinition) else {asset.key}
+    return keys
+
+
 _merged = dg.Definitions.merge(
-    notes_defs,
-    warehouse_defs,
-    schedule_defs,
+    *DOMAINS,
+    sensor_definitions(_asset_keys(DOMAINS)),
     dg.Definitions(
         resources={
             "warehouse": _warehouse(),

@@ -61,7 +61,7 @@ def _course_mix(student: Student, factors: dict[int, list[float]], d: int) -> fl
 
 
 def simulate(seed: int, catalog: Catalog) -> Activity:
-    window, ids = catalog.window, catalog.ids
+    window = catalog.window
     days = [window.day(i) for i in range(window.days)]
     factors = {sem: [course_factor(sem, day) for day in days] for sem in (1, 2)}
     weekday_w = [day_weight(day.weekday()) for day in days]
@@ -116,9 +116,9 @@ def _simulate_student(seed, s: Student, catalog: Catalog, out: Activity, days, f
             starts.append((at, course.index, course))
         starts.sort(key=lambda item: (item[0], item[1]))
         login_at = starts[0][0] - dt.timedelta(seconds=rng.randint(5, 600))
+        device = {"client": rng.choice(_CLIENTS), "ip": f"10.{s.index // 250}.{s.index % 250}.{rng.randint(2, 254)}"}
         out.audit.append(audit_row(ids, f"login:{s.id}:{day.isoformat()}", s.id, "user.login", "user", s.id,
-                                {"client": rng.choice(_CLIENTS), "ip": f"10.{s.index // 250}.{s.index % 250}.{rng.randint(2, 254)}"},
-                                login_at))
+                                   device, login_at))
         for at, _, course in starts:
             k = bisect_right(created[course.id], day_start[d] - dt.timedelta(microseconds=1))
             if k == 0:

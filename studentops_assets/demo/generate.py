@@ -50,8 +50,8 @@ def generate_demo(home: pathlib.Path, platform_dsn: str, *, students: int = 500,
                   warehouse_port: int = 54329) -> DemoSummary:
     if students < 1:
         raise ValueError("students must be at least 1")
-    if days < 14:
-        raise ValueError("days must be at least 14 (disengagement needs a middle of the window)")
+    if days < 1:
+        raise ValueError("days must be at least 1")
     if not 0 <= vault_students <= students:
         raise ValueError(f"vault_students must be between 0 and students ({students})")
     started = time.perf_counter()
@@ -87,14 +87,14 @@ def generate_demo(home: pathlib.Path, platform_dsn: str, *, students: int = 500,
     database = parse_dsn(platform_dsn).get("dbname") or "platform"
     files.write("studentops.yaml", config_file.render(configured, slugs, database, warehouse_port), clock)
     for i, (student, slug) in enumerate(zip(configured, slugs)):
-        tables_ = calendars.timetable(seed, catalog, student)
-        notes, read_for = vault.build_vault(seed, student, tables_, window, with_broken_note=i == 0)
+        timetable = calendars.timetable(seed, catalog, student)
+        notes, read_for = vault.build_vault(seed, student, timetable, window, with_broken_note=i == 0)
         for note in notes:
             files.write(f"vault/{slug}/{note.path}", note.text, min(note.mtime, clock))
-        files.write(f"calendars/{slug}/lectures.ics", calendars.lectures_ics(student, tables_, window), clock)
+        files.write(f"calendars/{slug}/lectures.ics", calendars.lectures_ics(student, timetable, window), clock)
         files.write(f"calendars/{slug}/study-blocks.ics",
-                    calendars.study_blocks_ics(seed, student, tables_, window), clock)
-        files.write(f"inbox/demo-{slug}-extra.ics", calendars.extra_ics(student, tables_, window), clock)
+                    calendars.study_blocks_ics(seed, student, timetable, window), clock)
+        files.write(f"inbox/demo-{slug}-extra.ics", calendars.extra_ics(student, timetable, window), clock)
         keys = sorted(read_for)
         files.write(f"inbox/demo-{slug}.bib", references.bibtex(student.name, keys, end_date.isoformat()), clock)
         files.write(f"inbox/demo-{slug}.ris", references.ris(keys, read_for), clock)

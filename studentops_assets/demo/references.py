@@ -1,7 +1,7 @@
 """A student's reference-manager exports dropped into the inbox: BibTeX and RIS.
 
-Both cover the DOIs cited in the student's reading notes plus a few more, and they overlap only in
-part, so de-duplication by DOI has work to do. The BibTeX uses what real exports contain: @string
+Both cover the DOIs cited in the student's reading notes plus a few more each (not the same few), so
+the two files share most entries and de-duplication by DOI has work to do. The BibTeX uses what real exports contain: @string
 macros, a crossref to a @proceedings entry, LaTeX accents, protected capitals. The RIS has
 non-ASCII author names and a multi-line abstract.
 """

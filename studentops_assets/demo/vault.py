@@ -195,7 +195,7 @@ def build_vault(seed: int, student: Student, tables: list[CourseTimetable], wind
         if lecture_links[course.id]:
             body += [f"Discussed in [[{lecture_links[course.id][-1]}]].", ""]
         body += [f"Full text: https://doi.org/{paper.doi}", "", f"#reading #{_tag(code)}", ""]
-        mtime = _local(dt.datetime.combine(end - dt.timedelta(days=rng.randint(3, min(90, window.days))),
+        mtime = _local(dt.datetime.combine(end - dt.timedelta(days=rng.randint(0, min(90, window.days - 1))),
                                            dt.time(rng.randint(9, 22), rng.randint(0, 59))))
         notes.append(Note(f"readings/{paper.key}.md", frontmatter(meta) + "\n" + "\n".join(body), mtime))
 
