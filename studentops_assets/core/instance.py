@@ -7,17 +7,11 @@ import shutil
 from pathlib import Path
 
 from .errors import StudentOpsError
+from .urls import sqlalchemy_psycopg2_url
 from .settings import StudentOpsConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REPO_DAGSTER_YAML = REPO_ROOT / "dagster.yaml"
-
-
-def sqlalchemy_psycopg2_url(url: str) -> str:
-    """SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, whose server-side parameter binding
-    breaks dagster-postgres's queries; dagster-postgres is built on psycopg2, so name it."""
-    scheme, sep, rest = url.partition("://")
-    return f"postgresql+psycopg2://{rest}" if sep and scheme in ("postgresql", "postgres") else url
 
 
 def dagster_home(config: StudentOpsConfig) -> Path:

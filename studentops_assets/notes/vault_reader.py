@@ -23,7 +23,9 @@ from studentops_assets.core.quarantine import Issue
 _HEADER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _WIKILINK = re.compile(r"\[\[([^\]\|#\n]+)(?:#[^\]\|\n]*)?(?:\|[^\]\n]*)?\]\]")
 _INLINE_TAG = re.compile(r"(?<![\w/#&])#([A-Za-z][\w/-]*)")
-_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>\]\)]+)", re.IGNORECASE)
+# Crossref's recommended pattern for modern DOIs; parentheses are legal inside a DOI
+# (10.1016/S0022-2836(05)80360-2), so an unbalanced closing one is trimmed afterwards instead.
+_DOI = re.compile(r"\b(10\.\d{4,9}/[-._;()/:A-Za-z0-9]+)", re.IGNORECASE)
 _CODE_FENCE = re.compile(r"```.*?```", re.DOTALL)
 # A word is a whitespace-separated token with a letter or digit in it, as editors count them
 # ("doi:10.1038/x" is one word, a lone "#" or "-" is none).
@@ -49,7 +51,10 @@ def normalise_doi(value: str) -> str | None:
     match = _DOI.search(text)
     if not match:
         return None
-    return match.group(1).rstrip(".,;:'").lower()
+    doi = match.group(1)
+    while doi and (doi[-1] in ".,;:" or (doi[-1] == ")" and doi.count(")") > doi.count("("))):
+        doi = doi[:-1]
+    return doi.lower()
 
 
 @dataclass(frozen=True)
