@@ -70,10 +70,10 @@ def main() -> None:
 
 @main.command()
 @click.option("--students", default=500, show_default=True, help="Platform students to generate.")
-@click.option("--days", default=180, show_default=True, help="Days of platform activity, ending today.")
+@click.option("--days", default=180, show_default=True, help="Days of platform activity, ending yesterday.")
 @click.option("--seed", default=7, show_default=True, help="Random seed: the same seed gives the same data.")
 @click.option("--vault-students", default=3, show_default=True, help="Students that also get study sources.")
-@click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day of activity (default today).")
+@click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day of activity (default yesterday).")
 @friendly_errors
 def demo(students: int, days: int, seed: int, vault_students: int, end_date) -> None:
     """Write demo inputs and studentops.yaml into $STUDENTOPS_HOME and fill a demo platform database."""

@@ -14,6 +14,7 @@ from sensors.definitions import sensor_definitions
 
 from .freshness import with_freshness
 from .notes.definitions import defs as notes_defs
+from .platform.definitions import defs as platform_defs
 from .warehouse.definitions import defs as warehouse_defs
 from .warehouse.project import DBT_EXECUTABLE, warehouse_dbt_project
 
@@ -25,7 +26,7 @@ def _warehouse() -> WarehouseResource:
     return WarehouseResource()
 
 
-DOMAINS = [notes_defs, warehouse_defs]
+DOMAINS = [notes_defs, platform_defs, warehouse_defs]
 
 
 def _asset_keys(domains: list[dg.Definitions]) -> set[dg.AssetKey]:

@@ -58,6 +58,7 @@ class Home:
 
     def query(self, sql: str, params=None, url: str | None = None) -> list[tuple]:
         conn = psycopg2.connect(url or self.db_url())
+        conn.autocommit = True
         try:
             with conn.cursor() as cur:
                 cur.execute(sql, params)
@@ -70,11 +71,14 @@ class Home:
 
 
 def table_fingerprints(home: Home, schemas=("raw", "staging", "marts")) -> dict[str, tuple[int, str]]:
-    """(row count, md5 of all rows in a stable order) for every table and view in `schemas`,
-    dlt's bookkeeping tables included."""
+    """(row count, md5 of all rows in a stable order) for every data table and view in `schemas`.
+
+    dlt's own bookkeeping (`_dlt_loads`, `_dlt_pipeline_state`, `_dlt_version`) is left out: it is a
+    log of loads, and a load that re-read a lag window and changed no row still writes a line there.
+    """
     relations = home.query(
         "select table_schema, table_name from information_schema.tables "
-        "where table_schema = any(%s) order by 1, 2",
+        "where table_schema = any(%s) and table_name not like '\\_dlt\\_%%' order by 1, 2",
         (list(schemas),),
     )
     out = {}

@@ -14,6 +14,9 @@ from .settings import StudentOpsConfig
 
 # dlt reports anonymous usage to its vendor by default; StudentOps runs offline and sends nothing.
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+# Load files are written, COPYed into Postgres on this machine and deleted: gzipping them only burns
+# CPU (it was 75% of normalize time on the platform replication).
+os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
 
 RAW_DATASET = "raw"
 

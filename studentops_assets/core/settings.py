@@ -56,6 +56,7 @@ class StudentOpsConfig:
     inbox: str = "inbox"
     vault: str = "vault"
     platform_database: str = "platform"
+    platform_backend: str = "connectorx"
     students: tuple[Student, ...] = field(default_factory=tuple)
 
     def resolve(self, relative: str) -> Path:
@@ -126,5 +127,6 @@ def load_config(home: Path | None = None) -> StudentOpsConfig:
         inbox=str(paths.get("inbox") or "inbox"),
         vault=str(paths.get("vault") or "vault"),
         platform_database=str((raw.get("platform") or {}).get("database") or "platform"),
+        platform_backend=str((raw.get("platform") or {}).get("backend") or "connectorx"),
         students=students,
     )

@@ -56,7 +56,9 @@ def generate_demo(home: pathlib.Path, platform_dsn: str, *, students: int = 500,
         raise ValueError(f"vault_students must be between 0 and students ({students})")
     started = time.perf_counter()
     home = pathlib.Path(home)
-    end_date = end_date or dt.datetime.now(dt.timezone.utc).date()
+    # Yesterday by default: the last day must be complete, or its events would lie in the future and
+    # an incremental loader's cursor would start ahead of the platform's real clock.
+    end_date = end_date or dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
     window = Window.ending(end_date, days)
 
     catalog = build_catalog(seed, students, window)

@@ -1,0 +1,77 @@
+"""dlt's `sql_database` source over the platform database, tuned for bulk: pyarrow batches, COPY loads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dlt
+from dlt.sources.sql_database import sql_database
+
+from studentops_assets.core.urls import sqlalchemy_psycopg2_url
+
+from .tables import PLATFORM_TABLES, PlatformTable
+
+SOURCE = "platform"
+# Arrow batches of this many rows: large enough that per-batch overhead vanishes, small enough that
+# a wide table (materials.content) stays well inside memory.
+CHUNK_SIZE = 100_000
+
+
+# Both backends hand dlt arrow tables. Measured on the demo platform (218k rows, 14 tables, this 2-core
+# machine, uncompressed csv + COPY): connectorx 2.7 s, pyarrow 6.0 s, plain COPY 0.8 s. connectorx reads
+# Postgres' binary protocol straight into arrow; the pyarrow backend goes through SQLAlchemy rows first.
+BACKENDS = ("connectorx", "pyarrow")
+DEFAULT_BACKEND = "connectorx"
+
+
+def _permissive_columns(table) -> None:
+    """Raw replicas accept what the source sends; constraints are enforced in staging (dbt tests).
+    A column dropped at the source then loads as NULLs instead of failing the load, and the
+    source_contract check reports it, blocking dbt, with the old rows still in place."""
+    for column in table.columns:
+        column.nullable = True
+
+
+def platform_source(
+    credentials: str,
+    tables: Sequence[PlatformTable] = PLATFORM_TABLES,
+    schema: str = "public",
+    backend: str = DEFAULT_BACKEND,
+):
+    """One dlt resource per platform table, written to `raw.platform_<table>`.
+
+    Reflection is deferred to extraction, so building the source (at definition load) never connects.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"platform backend must be one of {BACKENDS}, got {backend!r}")
+    backend_kwargs = {}
+    if backend == "connectorx":
+        # SQLAlchemy (for reflection) gets the psycopg2 URL; connectorx its own plain postgresql:// one.
+        backend_kwargs = {"conn": credentials, "return_type": "arrow"}
+    source = sql_database(
+        credentials=sqlalchemy_psycopg2_url(credentials),
+        schema=schema,
+        table_names=[t.name for t in tables],
+        backend=backend,
+        backend_kwargs=backend_kwargs,
+        table_adapter_callback=_permissive_columns,
+        reflection_level="full_with_precision",
+        defer_table_reflect=True,
+        chunk_size=CHUNK_SIZE,
+    )
+    for table in tables:
+        hints: dict = {"table_name": table.raw_table, "primary_key": list(table.primary_key)}
+        if table.disposition == "merge":
+            hints["write_disposition"] = {"disposition": "merge", "strategy": "delete-insert"}
+        elif table.disposition == "append":
+            # Append-only at the source; "insert-only" appends rows whose key is new, so the lag
+            # window re-read on every run never duplicates a ledger entry.
+            hints["write_disposition"] = {"disposition": "merge", "strategy": "insert-only"}
+        else:
+            hints["write_disposition"] = table.disposition
+        if table.cursor:
+            hints["incremental"] = dlt.sources.incremental(
+                table.cursor, lag=table.lag_seconds or None, on_cursor_value_missing="include"
+            )
+        source.resources[table.name].apply_hints(**hints)
+    return source
