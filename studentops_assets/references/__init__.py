@@ -1,2 +1,0 @@
-"""The references domain: BibTeX and RIS exports dropped into the inbox, and the DOIs students cite
-resolved against OpenAlex and Crossref."""

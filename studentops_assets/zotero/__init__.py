@@ -1,1 +1,0 @@
-"""Zotero domain: the students' Zotero libraries (Web API v3) -> raw.zotero_items."""
