@@ -9,9 +9,11 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_dlt import DagsterDltResource
 
+from resources.google_calendar import google_calendar_resource
 from resources.warehouse import WarehouseResource
 from sensors.definitions import sensor_definitions
 
+from .calendar.definitions import defs as calendar_defs
 from .freshness import with_freshness
 from .notes.definitions import defs as notes_defs
 from .platform.definitions import defs as platform_defs
@@ -26,7 +28,7 @@ def _warehouse() -> WarehouseResource:
     return WarehouseResource()
 
 
-DOMAINS = [notes_defs, platform_defs, warehouse_defs]
+DOMAINS = [notes_defs, calendar_defs, platform_defs, warehouse_defs]
 
 
 def _asset_keys(domains: list[dg.Definitions]) -> set[dg.AssetKey]:
@@ -44,6 +46,7 @@ _merged = dg.Definitions.merge(
         resources={
             "warehouse": _warehouse(),
             "dlt": DagsterDltResource(),
+            "google_calendar": google_calendar_resource(),
             "dbt": DbtCliResource(project_dir=warehouse_dbt_project(), dbt_executable=str(DBT_EXECUTABLE)),
         },
         # Two cores: at most two steps of one run at a time.

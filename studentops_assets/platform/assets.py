@@ -10,6 +10,7 @@ from resources.warehouse import WarehouseResource
 from studentops_assets.core.dlt_support import RawTableTranslator, raw_pipeline
 from studentops_assets.core.settings import load_config
 
+from .availability import ensure_empty_replicas, platform_configured
 from .deletions import remove_deleted_rows
 from .source import platform_source
 from .tables import BY_RAW_TABLE, PLATFORM_TABLES
@@ -36,6 +37,21 @@ translator = RawTableTranslator(
 def raw_platform(context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource):
     urls = warehouse.urls()
     config = warehouse.settings()
+    configured, why = platform_configured(urls)
+    if not configured:
+        with warehouse.connection() as conn:
+            created = ensure_empty_replicas(conn)
+        context.log.warning(f"platform not configured: {why}; raw.platform_* are empty")
+        for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+            yield dg.MaterializeResult(
+                asset_key=key,
+                metadata={
+                    "dagster/row_count": dg.MetadataValue.int(0),
+                    "status": dg.MetadataValue.text(f"not configured: {why}"),
+                    "created_empty": dg.MetadataValue.bool(key.path[-1] in created),
+                },
+            )
+        return
     pipeline = raw_pipeline("platform", config, warehouse.dlt_credentials())
     started = time.monotonic()
     # csv files loaded with COPY: the fastest path dlt has into Postgres (STACK.md measurements).

@@ -1,6 +1,19 @@
--- One row per course code seen in the students' notes. Later sources (the platform's own course
--- catalogue, calendars) extend this dimension; course_code stays the join key of every fact.
-with note_courses as (
+-- One row per course code, from the platform's catalogue and from the codes students write in
+-- their notes (a course a student follows outside the platform is still a course).
+with platform_courses as (
+    select
+        c.course_code,
+        c.course_id,
+        c.course_name,
+        c.study_year,
+        c.semester,
+        m.major_slug,
+        m.major_name
+    from {{ ref('stg_platform_courses') }} as c
+    left join {{ ref('stg_platform_majors') }} as m using (major_id)
+),
+
+note_courses as (
     select
         course_code,
         count(*)                         as note_count,
@@ -10,13 +23,28 @@ with note_courses as (
     from {{ ref('stg_notes') }}
     where course_code is not null
     group by course_code
+),
+
+codes as (
+    select course_code from platform_courses
+    union
+    select course_code from note_courses
 )
 
 select
-    md5(course_code)                     as course_sk,
-    course_code,
-    note_count,
-    student_count,
-    first_note_at,
-    last_note_at
-from note_courses
+    md5(codes.course_code)                       as course_sk,
+    codes.course_code,
+    p.course_id                                  as platform_course_id,
+    p.course_name,
+    p.major_slug,
+    p.major_name,
+    p.study_year,
+    p.semester,
+    p.course_id is not null                      as in_platform,
+    coalesce(n.note_count, 0)                    as note_count,
+    coalesce(n.student_count, 0)                 as student_count,
+    n.first_note_at,
+    n.last_note_at
+from codes
+left join platform_courses as p using (course_code)
+left join note_courses as n using (course_code)

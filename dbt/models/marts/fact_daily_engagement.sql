@@ -1,0 +1,102 @@
+-- Student x local day, every day from the student's first day on the platform (or the platform's first
+-- recorded session, if later) to yesterday, zeros included: the
+-- churn model needs the quiet days as much as the busy ones. Incremental: a run recomputes the last
+-- seven days (late sessions, ticked-off tasks) and adds new ones; a full refresh gives the same rows.
+{{
+    config(
+        materialized='incremental',
+        unique_key='engagement_sk',
+        incremental_strategy='delete+insert',
+        indexes=[{'columns': ['engagement_sk'], 'unique': true}, {'columns': ['activity_date']}],
+    )
+}}
+
+{% set tz = var("study_timezone") %}
+{% set since %}
+    {% if is_incremental() %}
+        (select coalesce(max(activity_date), '1900-01-01'::date) - 7 from {{ this }})
+    {% else %}
+        '1900-01-01'::date
+    {% endif %}
+{% endset %}
+
+with platform_start as (
+    -- Before the platform recorded any session there is nothing to observe: start the spine there.
+    select coalesce(min((started_at at time zone '{{ tz }}')::date), '1900-01-01'::date) as first_day
+    from {{ ref('stg_platform_file_viewing_sessions') }}
+),
+
+students as (
+    select u.user_id as student_id, greatest((u.created_at at time zone '{{ tz }}')::date, ps.first_day) as first_day
+    from {{ ref('stg_platform_users') }} as u
+    cross join platform_start as ps
+    where u.role = 'STUDENT'
+),
+
+days as (
+    select s.student_id, d::date as activity_date
+    from students as s
+    cross join lateral generate_series(
+        greatest(s.first_day, {{ since }}),
+        (now() at time zone '{{ tz }}')::date - 1,
+        interval '1 day'
+    ) as d
+),
+
+views as (
+    select
+        user_id as student_id,
+        (started_at at time zone '{{ tz }}')::date as activity_date,
+        count(*)                                    as sessions,
+        sum(active_seconds) / 60.0                  as active_minutes,
+        count(*) filter (where is_complete)         as completions
+    from {{ ref('stg_platform_file_viewing_sessions') }}
+    group by 1, 2
+),
+
+xp as (
+    select user_id as student_id, (created_at at time zone '{{ tz }}')::date as activity_date, sum(amount) as xp
+    from {{ ref('stg_platform_points_transactions') }}
+    group by 1, 2
+),
+
+tasks as (
+    -- A completed task counts on the day it was ticked off (its last update).
+    select user_id as student_id, (updated_at at time zone '{{ tz }}')::date as activity_date, count(*) as tasks_done
+    from {{ ref('stg_platform_user_tasks') }}
+    where completed
+    group by 1, 2
+),
+
+notes as (
+    -- Study-source student ids are text (any id in studentops.yaml); platform ids are uuids.
+    select student_id, (modified_at at time zone '{{ tz }}')::date as activity_date, count(*) as notes_edited
+    from {{ ref('stg_notes') }}
+    group by 1, 2
+    union all
+    select user_id::text, (updated_at at time zone '{{ tz }}')::date, count(*)
+    from {{ ref('stg_platform_user_notes') }}
+    group by 1, 2
+),
+
+notes_per_day as (
+    select student_id, activity_date, sum(notes_edited) as notes_edited
+    from notes
+    group by 1, 2
+)
+
+select
+    md5(d.student_id::text || ':' || d.activity_date::text)        as engagement_sk,
+    d.student_id,
+    d.activity_date,
+    coalesce(v.sessions, 0)                                        as sessions,
+    round(coalesce(v.active_minutes, 0), 2)                        as active_minutes,
+    coalesce(v.completions, 0)                                     as completions,
+    coalesce(x.xp, 0)                                              as xp,
+    coalesce(t.tasks_done, 0)                                      as tasks_done,
+    coalesce(n.notes_edited, 0)                                    as notes_edited
+from days as d
+left join views as v using (student_id, activity_date)
+left join xp as x using (student_id, activity_date)
+left join tasks as t using (student_id, activity_date)
+left join notes_per_day as n on n.student_id = d.student_id::text and n.activity_date = d.activity_date

@@ -1,0 +1,34 @@
+-- One row per viewing session with its completion. Incremental: a run re-reads the last two days of
+-- sessions (a session's active seconds keep growing while it is open) and merges them on session_id;
+-- `dbt build --full-refresh` rebuilds the same rows from scratch.
+{{
+    config(
+        materialized='incremental',
+        unique_key='session_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['session_id'], 'unique': true},
+            {'columns': ['student_id', 'started_local_date']},
+        ],
+    )
+}}
+
+select
+    md5(v.session_id::text)                                               as session_sk,
+    v.session_id,
+    v.user_id                                                             as student_id,
+    v.material_id,
+    c.course_code,
+    v.started_at,
+    (v.started_at at time zone '{{ var("study_timezone") }}')::date      as started_local_date,
+    extract(hour from v.started_at at time zone '{{ var("study_timezone") }}')::integer as started_local_hour,
+    v.active_seconds,
+    v.required_active_seconds,
+    v.completion_score,
+    v.is_complete
+from {{ ref('stg_platform_file_viewing_sessions') }} as v
+left join {{ ref('stg_platform_courses') }} as c using (course_id)
+{% if is_incremental() %}
+where v.started_at >= (select coalesce(max(started_at), '-infinity'::timestamptz) - interval '2 days' from {{ this }})
+{% endif %}

@@ -1,0 +1,27 @@
+-- The XP ledger as a fact: one row per award. The ledger is append-only, so a run only inserts
+-- awards newer than the latest one it has (with an hour's overlap for late commits; the unique
+-- key keeps that overlap from duplicating anything).
+{{
+    config(
+        materialized='incremental',
+        unique_key='points_transaction_id',
+        incremental_strategy='delete+insert',
+        indexes=[{'columns': ['points_transaction_id'], 'unique': true}, {'columns': ['student_id', 'awarded_local_date']}],
+    )
+}}
+
+select
+    md5(p.points_transaction_id::text)                                   as xp_sk,
+    p.points_transaction_id,
+    p.user_id                                                            as student_id,
+    p.amount                                                             as xp,
+    p.action,
+    p.reason,
+    p.file_request_id,
+    p.source_id,
+    p.created_at                                                         as awarded_at,
+    (p.created_at at time zone '{{ var("study_timezone") }}')::date     as awarded_local_date
+from {{ ref('stg_platform_points_transactions') }} as p
+{% if is_incremental() %}
+where p.created_at >= (select coalesce(max(awarded_at), '-infinity'::timestamptz) - interval '1 hour' from {{ this }})
+{% endif %}

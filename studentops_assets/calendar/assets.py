@@ -1,0 +1,213 @@
+"""`raw/ical_events` and `raw/gcal_events`: the students' calendars, loaded with dlt."""
+
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dlt import DagsterDltResource, dlt_assets
+from pydantic import Field
+
+from resources.google_calendar import GoogleCalendarResource
+from resources.warehouse import WarehouseResource
+from studentops_assets.core.dlt_support import RawTableTranslator, raw_pipeline
+from studentops_assets.core.quarantine import QuarantineBatch, quarantined_count
+from studentops_assets.core.settings import Student, load_config
+
+from . import gcal_source as gcal
+from . import ical_source as ical
+from .ical_feeds import fetch, plan_feeds
+from .retrying_http import retrying_client
+from .window import CalendarWindowConfig, Window
+
+translator = RawTableTranslator(
+    group_name="calendar",
+    descriptions={
+        "ical_events": (
+            "One row per event occurrence per configured student, from the iCal feeds in studentops.yaml "
+            "(`calendars:` files and http(s) URLs) and the .ics files in the inbox. Recurrences are expanded "
+            "over a window around the run date (default -30/+180 days) with EXDATE and RECURRENCE-ID "
+            "overrides applied; times in UTC with the original TZID kept, all-day events flagged. A feed "
+            "that cannot be fetched or parsed keeps its earlier rows; bad events go to meta.quarantine."
+        ),
+        "gcal_events": (
+            "One row per Google Calendar event instance per configured student (`google_calendar:` in "
+            "studentops.yaml), from the Calendar API v3 events.list: a full sync over the window, then "
+            "incremental syncs with the stored sync token (410 -> full resync); cancelled events are "
+            "deleted. Students without credentials load nothing and are reported as not configured."
+        ),
+    },
+)
+
+
+class ICalRunConfig(CalendarWindowConfig):
+    """Window plus the retry policy for feed URLs (dlt's retrying requests client)."""
+
+    feed_timeout_seconds: float = Field(default=30.0, gt=0, description="Per-request timeout for feed URLs")
+    feed_max_attempts: int = Field(default=4, ge=1, description="Attempts per feed URL (429/5xx/timeouts retried)")
+    feed_backoff_factor: float = Field(default=1.0, ge=0, description="Exponential backoff multiplier, seconds")
+    feed_max_retry_delay_seconds: float = Field(default=30.0, ge=0, description="Longest wait between attempts")
+
+
+def _table_stats(warehouse: WarehouseResource, table: str, source: str) -> tuple[int, int, int]:
+    """(rows, students, quarantined_total); a table not created yet counts as empty."""
+    with warehouse.connection() as conn:
+        quarantined = quarantined_count(conn, source)
+        with conn.cursor() as cur:
+            cur.execute("select to_regclass(%s) is not null", (f"raw.{table}",))
+            if not cur.fetchone()[0]:
+                return 0, 0, quarantined
+            cur.execute(f'select count(*), count(distinct student_id) from raw."{table}"')
+            rows, students = cur.fetchone()
+    return int(rows), int(students), quarantined
+
+
+def _md_list(items: list[str], empty: str = "none") -> dg.MetadataValue:
+    return dg.MetadataValue.md("\n".join(f"- {item}" for item in items) or empty)
+
+
+def _window_text(window: Window) -> str:
+    return f"{window.start:%Y-%m-%d} .. {window.end:%Y-%m-%d} (UTC, end exclusive)"
+
+
+@dlt_assets(
+    dlt_source=ical.ical_source(),
+    dlt_pipeline=raw_pipeline("ical", load_config()),
+    name="raw_ical_events",
+    dagster_dlt_translator=translator,
+    pool="dlt_ical",
+)
+def raw_ical_events(
+    context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource, config: ICalRunConfig
+) -> Iterator[dg.MaterializeResult]:
+    settings = warehouse.settings()
+    loaded_at = dt.datetime.now(dt.timezone.utc)
+    window = config.window(loaded_at)
+    feeds, unmatched = plan_feeds(settings)
+    client = retrying_client(config.feed_timeout_seconds, config.feed_max_attempts, config.feed_backoff_factor,
+                             config.feed_max_retry_delay_seconds)
+    report = ical.ICalReport()
+    flushed = {"issues": 0}
+
+    def flush_quarantine(batch: QuarantineBatch) -> None:
+        with warehouse.connection() as conn:
+            flushed["issues"] = batch.flush(conn)
+
+    source = ical.ical_source(
+        feeds=feeds,
+        unmatched=unmatched,
+        configured_students=[s.id for s in settings.students],
+        window=window,
+        fetch=lambda feed: fetch(feed, client),
+        quarantine=QuarantineBatch(ical.SOURCE),
+        loaded_at=loaded_at,
+        report=report,
+        flush_quarantine=flush_quarantine,
+    )
+    pipeline = raw_pipeline("ical", settings, warehouse.dlt_credentials())
+    results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
+    rows, students, quarantined_total = _table_stats(warehouse, "ical_events", ical.SOURCE)
+    for result in results:
+        yield dg.MaterializeResult(
+            asset_key=result.asset_key,
+            metadata={
+                **(result.metadata or {}),
+                "dagster/row_count": dg.MetadataValue.int(rows),
+                "students": dg.MetadataValue.int(students),
+                "window": dg.MetadataValue.text(_window_text(window)),
+                "feeds": dg.MetadataValue.int(report.feeds),
+                "feeds_parsed": dg.MetadataValue.int(report.feeds_parsed),
+                "feeds_unchanged": dg.MetadataValue.int(report.feeds_unchanged),
+                "feeds_failed": dg.MetadataValue.int(len(report.failed_feeds)),
+                "failed_feeds": _md_list(report.failed_feeds),
+                "unmatched_inbox_files": _md_list(report.unmatched_files),
+                "rows_written": dg.MetadataValue.int(report.rows_written),
+                "rows_deleted": dg.MetadataValue.int(report.rows_deleted),
+                "quarantine_issues_this_run": dg.MetadataValue.int(flushed["issues"]),
+                "quarantined_total": dg.MetadataValue.int(quarantined_total),
+            },
+        )
+
+
+def calendar_id_of(student: Student) -> str | None:
+    """`google_calendar: {calendar_id: ...}` (default `primary`), or a bare calendar id string."""
+    value: Any = student.options.get("google_calendar")
+    if value is None or value is False:
+        return None
+    if isinstance(value, Mapping):
+        return str(value.get("calendar_id") or "primary")
+    if value is True:
+        return "primary"
+    return str(value)
+
+
+def calendar_targets(students: tuple[Student, ...], google: GoogleCalendarResource) -> list[gcal.CalendarTarget]:
+    targets = []
+    for student in students:
+        calendar_id = calendar_id_of(student)
+        base = dict(student_id=student.id, slug=student.slug, calendar_id=calendar_id, timezone=student.timezone)
+        if calendar_id is None:
+            targets.append(gcal.CalendarTarget(**base, reason="no google_calendar in studentops.yaml"))
+            continue
+        client, reason = google.client_for(student.slug)
+        targets.append(gcal.CalendarTarget(**base, client=client, reason=reason))
+    return targets
+
+
+@dlt_assets(
+    dlt_source=gcal.gcal_source(),
+    dlt_pipeline=raw_pipeline("gcal", load_config()),
+    name="raw_gcal_events",
+    dagster_dlt_translator=translator,
+    pool="dlt_gcal",
+)
+def raw_gcal_events(
+    context: dg.AssetExecutionContext,
+    dlt: DagsterDltResource,
+    warehouse: WarehouseResource,
+    google_calendar: GoogleCalendarResource,
+    config: CalendarWindowConfig,
+) -> Iterator[dg.MaterializeResult]:
+    settings = warehouse.settings()
+    loaded_at = dt.datetime.now(dt.timezone.utc)
+    window = config.window(loaded_at)
+    targets = calendar_targets(settings.students, google_calendar)
+    report = gcal.GcalReport()
+    flushed = {"issues": 0}
+
+    def flush_quarantine(batch: QuarantineBatch) -> None:
+        with warehouse.connection() as conn:
+            flushed["issues"] = batch.flush(conn)
+
+    source = gcal.gcal_source(
+        targets=targets,
+        window=window,
+        quarantine=QuarantineBatch(gcal.SOURCE),
+        loaded_at=loaded_at,
+        report=report,
+        flush_quarantine=flush_quarantine,
+    )
+    pipeline = raw_pipeline("gcal", settings, warehouse.dlt_credentials())
+    results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
+    rows, students, quarantined_total = _table_stats(warehouse, "gcal_events", gcal.SOURCE)
+    configured = sum(1 for t in targets if t.client is not None)
+    for result in results:
+        yield dg.MaterializeResult(
+            asset_key=result.asset_key,
+            metadata={
+                **(result.metadata or {}),
+                "dagster/row_count": dg.MetadataValue.int(rows),
+                "students": dg.MetadataValue.int(students),
+                "window": dg.MetadataValue.text(_window_text(window)),
+                "google_calendar": dg.MetadataValue.text(
+                    f"{configured} of {len(targets)} students configured" if configured else "not configured"
+                ),
+                "sync_by_student": _md_list([f"{slug}: {outcome}" for slug, outcome in report.outcomes.items()]),
+                "sync_failures": dg.MetadataValue.int(report.failures),
+                "rows_written": dg.MetadataValue.int(report.rows_written),
+                "rows_deleted": dg.MetadataValue.int(report.rows_deleted),
+                "quarantine_issues_this_run": dg.MetadataValue.int(flushed["issues"]),
+                "quarantined_total": dg.MetadataValue.int(quarantined_total),
+            },
+        )
