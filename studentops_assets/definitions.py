@@ -10,15 +10,19 @@ from dagster_dbt import DbtCliResource
 from dagster_dlt import DagsterDltResource
 
 from resources.google_calendar import google_calendar_resource
+from resources.scholarly_apis import scholarly_apis_from_env
 from resources.warehouse import WarehouseResource
+from resources.zotero import zotero_resource
 from sensors.definitions import sensor_definitions
 
 from .calendar.definitions import defs as calendar_defs
 from .freshness import with_freshness
 from .notes.definitions import defs as notes_defs
 from .platform.definitions import defs as platform_defs
+from .references.definitions import defs as references_defs
 from .warehouse.definitions import defs as warehouse_defs
 from .warehouse.project import DBT_EXECUTABLE, warehouse_dbt_project
+from .zotero.definitions import defs as zotero_defs
 
 
 def _warehouse() -> WarehouseResource:
@@ -28,7 +32,7 @@ def _warehouse() -> WarehouseResource:
     return WarehouseResource()
 
 
-DOMAINS = [notes_defs, calendar_defs, platform_defs, warehouse_defs]
+DOMAINS = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_defs]
 
 
 def _asset_keys(domains: list[dg.Definitions]) -> set[dg.AssetKey]:
@@ -47,6 +51,8 @@ _merged = dg.Definitions.merge(
             "warehouse": _warehouse(),
             "dlt": DagsterDltResource(),
             "google_calendar": google_calendar_resource(),
+            "zotero": zotero_resource(),
+            "scholarly_apis": scholarly_apis_from_env(),
             "dbt": DbtCliResource(project_dir=warehouse_dbt_project(), dbt_executable=str(DBT_EXECUTABLE)),
         },
         # Two cores: at most two steps of one run at a time.

@@ -1,0 +1,209 @@
+"""The references group: `raw/bibtex_entries` and `raw/ris_entries` from the inbox, and
+`raw/citation_cache` downstream of every table that cites DOIs."""
+
+import datetime as dt
+from collections.abc import Iterator
+
+import dagster as dg
+from dagster_dlt import DagsterDltResource, dlt_assets
+from dagster_dlt.translator import DltResourceTranslatorData
+
+from resources.scholarly_apis import ScholarlyApisResource
+from resources.warehouse import WarehouseResource
+from studentops_assets.core.dlt_support import RawTableTranslator, raw_pipeline
+from studentops_assets.core.quarantine import QuarantineBatch, quarantined_count
+from studentops_assets.core.settings import load_config
+
+from .citation_cache import SOURCE as CACHE_SOURCE
+from .citation_cache import CacheStats, Resolver, cached_states, citation_cache_source, plan_lookups, seen_dois
+from .sources import BIBTEX_SOURCE, RIS_SOURCE, InboxSpec, InboxStats, bibtex_source, ris_source
+
+GROUP = "references"
+# The tables whose DOIs the cache resolves. raw/zotero_items is declared by the Zotero loader; the
+# cache reads it only once it exists (see citation_cache.CITING_TABLES).
+CITING_ASSETS = [dg.AssetKey(["raw", t]) for t in ("notes", "bibtex_entries", "ris_entries", "zotero_items")]
+
+translator = RawTableTranslator(
+    group_name=GROUP,
+    descriptions={
+        "bibtex_entries": (
+            "One row per BibTeX entry per inbox file per student (`$STUDENTOPS_HOME/inbox/**/*.bib`, parsed "
+            "with bibtexparser 2): @string macros expanded, crossref resolved, LaTeX decoded to Unicode, DOI "
+            "normalised; the raw fields in `_record`. Broken blocks and repeated citation keys (the first is "
+            "kept) go to meta.quarantine; the rest of the file loads."
+        ),
+        "ris_entries": (
+            "One row per distinct RIS record per student (`$STUDENTOPS_HOME/inbox/**/*.ris`, parsed per "
+            "record with rispy), keyed by sha256 of type, title, DOI and year. Truncated or malformed "
+            "records go to meta.quarantine; the rest of the file loads."
+        ),
+    },
+)
+
+
+class CitationCacheTranslator(RawTableTranslator):
+    """The cache is the one raw table fed by other raw tables: it depends on every table citing DOIs."""
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
+        return super().get_asset_spec(data).replace_attributes(deps=CITING_ASSETS)
+
+
+cache_translator = CitationCacheTranslator(
+    group_name=GROUP,
+    descriptions={
+        "citation_cache": (
+            "One row per DOI cited in notes, BibTeX, RIS or Zotero, resolved against OpenAlex with Crossref "
+            "as fallback: title, year, venue, authors, citation count, retraction flag, the provider's JSON. "
+            "Resolved rows are re-checked after 30 days, unresolved ones after a day; lookups per run are "
+            "bounded. Outages leave rows unresolved with the reason instead of failing the run."
+        )
+    },
+)
+
+
+def _inbox_run(
+    context: dg.AssetExecutionContext,
+    dlt: DagsterDltResource,
+    warehouse: WarehouseResource,
+    source_name: str,
+    make_source,
+    table: str,
+) -> Iterator[dg.MaterializeResult]:
+    config = warehouse.settings()
+    stats = InboxStats()
+    flushed = {"issues": 0}
+
+    def flush_quarantine(batch: QuarantineBatch) -> None:
+        with warehouse.connection() as conn:
+            flushed["issues"] = batch.flush(conn)
+
+    source = make_source(
+        inbox=InboxSpec(config.inbox_dir, config.students),
+        quarantine=QuarantineBatch(source_name),
+        loaded_at=dt.datetime.now(dt.timezone.utc),
+        flush_quarantine=flush_quarantine,
+        stats=stats,
+    )
+    pipeline = raw_pipeline(source_name, config, warehouse.dlt_credentials())
+    results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
+    with warehouse.connection() as conn:
+        quarantined_total = quarantined_count(conn, source_name)
+        with conn.cursor() as cur:
+            cur.execute("select to_regclass(%s) is not null", (f"raw.{table}",))
+            rows = students = 0
+            if cur.fetchone()[0]:
+                cur.execute(f'select count(*), count(distinct student_id) from raw."{table}"')
+                rows, students = cur.fetchone()
+    for result in results:
+        yield dg.MaterializeResult(
+            asset_key=result.asset_key,
+            metadata={
+                **(result.metadata or {}),
+                "dagster/row_count": dg.MetadataValue.int(rows),
+                "students": dg.MetadataValue.int(students),
+                "inbox": dg.MetadataValue.path(str(config.inbox_dir)),
+                "files_in_inbox": dg.MetadataValue.int(stats.files_in_inbox),
+                "files_read": dg.MetadataValue.int(stats.files_read),
+                "files_unchanged": dg.MetadataValue.int(stats.files_unchanged),
+                "files_unassigned": dg.MetadataValue.int(stats.files_unassigned),
+                "rows_loaded_this_run": dg.MetadataValue.int(stats.rows_upserted),
+                "rows_deleted_this_run": dg.MetadataValue.int(stats.rows_deleted),
+                "duplicates_skipped_this_run": dg.MetadataValue.int(stats.duplicates_skipped),
+                "quarantine_issues_this_run": dg.MetadataValue.int(flushed["issues"]),
+                "quarantined_total": dg.MetadataValue.int(quarantined_total),
+            },
+        )
+
+
+@dlt_assets(
+    dlt_source=bibtex_source(),
+    dlt_pipeline=raw_pipeline(BIBTEX_SOURCE, load_config()),
+    name="raw_bibtex_entries",
+    dagster_dlt_translator=translator,
+    pool="dlt_bibtex",
+)
+def raw_bibtex_entries(context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource):
+    yield from _inbox_run(context, dlt, warehouse, BIBTEX_SOURCE, bibtex_source, "bibtex_entries")
+
+
+@dlt_assets(
+    dlt_source=ris_source(),
+    dlt_pipeline=raw_pipeline(RIS_SOURCE, load_config()),
+    name="raw_ris_entries",
+    dagster_dlt_translator=translator,
+    pool="dlt_ris",
+)
+def raw_ris_entries(context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource):
+    yield from _inbox_run(context, dlt, warehouse, RIS_SOURCE, ris_source, "ris_entries")
+
+
+@dlt_assets(
+    dlt_source=citation_cache_source(),
+    dlt_pipeline=raw_pipeline(CACHE_SOURCE, load_config()),
+    name="raw_citation_cache",
+    dagster_dlt_translator=cache_translator,
+    pool="dlt_citation_cache",
+)
+def raw_citation_cache(
+    context: dg.AssetExecutionContext,
+    dlt: DagsterDltResource,
+    warehouse: WarehouseResource,
+    scholarly_apis: ScholarlyApisResource,
+):
+    config = warehouse.settings()
+    started = dt.datetime.now(dt.timezone.utc)
+    with warehouse.connection() as conn:
+        seen, per_table = seen_dois(conn)
+        cached = cached_states(conn)
+    plan = plan_lookups(seen, cached, started, scholarly_apis)
+    stats = CacheStats()
+    flushed = {"issues": 0}
+
+    def flush_quarantine(batch: QuarantineBatch) -> None:
+        with warehouse.connection() as conn:
+            flushed["issues"] = batch.flush(conn)
+
+    source = citation_cache_source(
+        plan=plan,
+        resolver=Resolver(scholarly_apis, stats),
+        quarantine=QuarantineBatch(CACHE_SOURCE),
+        loaded_at=started,
+        stats=stats,
+        flush_quarantine=flush_quarantine,
+    )
+    pipeline = raw_pipeline(CACHE_SOURCE, config, warehouse.dlt_credentials())
+    results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
+    with warehouse.connection() as conn:
+        quarantined_total = quarantined_count(conn, CACHE_SOURCE)
+        with conn.cursor() as cur:
+            cur.execute("select to_regclass('raw.citation_cache') is not null")
+            totals = (0, 0, 0)
+            if cur.fetchone()[0]:
+                cur.execute("select count(*), count(*) filter (where resolved), "
+                            "count(*) filter (where is_retracted) from raw.citation_cache")
+                totals = cur.fetchone()
+    rows, resolved_total, retracted_total = totals
+    for result in results:
+        yield dg.MaterializeResult(
+            asset_key=result.asset_key,
+            metadata={
+                **(result.metadata or {}),
+                "dagster/row_count": dg.MetadataValue.int(rows),
+                "resolved_total": dg.MetadataValue.int(resolved_total),
+                "unresolved_total": dg.MetadataValue.int(rows - resolved_total),
+                "retracted_total": dg.MetadataValue.int(retracted_total),
+                "dois_cited": dg.MetadataValue.int(plan.seen),
+                "dois_cited_by_table": dg.MetadataValue.json(per_table),
+                "fresh_in_cache": dg.MetadataValue.int(plan.fresh),
+                "looked_up_this_run": dg.MetadataValue.int(stats.looked_up),
+                "resolved_this_run": dg.MetadataValue.int(stats.resolved),
+                "unresolved_this_run": dg.MetadataValue.int(stats.unresolved),
+                "kept_previous_on_failure": dg.MetadataValue.int(stats.kept_previous),
+                "deferred_to_next_run": dg.MetadataValue.int(plan.deferred),
+                "max_lookups_per_run": dg.MetadataValue.int(scholarly_apis.max_lookups_per_run),
+                "resolved_by_provider": dg.MetadataValue.json(stats.by_provider),
+                "requests_by_provider": dg.MetadataValue.json(stats.requests),
+                "quarantine_issues_this_run": dg.MetadataValue.int(flushed["issues"]),
+                "quarantined_total": dg.MetadataValue.int(quarantined_total),
+            },
+        )
