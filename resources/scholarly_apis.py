@@ -94,7 +94,11 @@ def scholarly_apis_from_env() -> ScholarlyApisResource:
     A variable that is not set is left out rather than bound: dg.EnvVar on an unset variable fails
     the run, and both values are optional.
     """
-    bound = {}
+    bound: dict = {}
+    # Base URLs are not secrets: a mirror or a proxy (or a local stand-in) can replace either API.
+    for field, variable in (("openalex_url", "STUDENTOPS_OPENALEX_URL"), ("crossref_url", "STUDENTOPS_CROSSREF_URL")):
+        if os.environ.get(variable):
+            bound[field] = os.environ[variable]
     if os.environ.get("STUDENTOPS_CONTACT_EMAIL"):
         bound["contact_email"] = dg.EnvVar("STUDENTOPS_CONTACT_EMAIL")
     if os.environ.get("OPENALEX_API_KEY"):

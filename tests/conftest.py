@@ -27,6 +27,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+CLOSED_PORT = free_port()
+
+
 @dataclass
 class Home:
     path: Path
@@ -34,7 +37,16 @@ class Home:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("STUDENTOPS_", "DAGSTER_"))}
-        env.update(STUDENTOPS_HOME=str(self.path), STUDENTOPS_PG_PORT=str(self.port), **extra)
+        # Tests never reach the internet: the DOI resolvers point at a local port nothing listens on
+        # (the citation cache then records "cannot connect" and carries on).
+        nowhere = f"http://127.0.0.1:{CLOSED_PORT}"
+        env.update(
+            STUDENTOPS_HOME=str(self.path),
+            STUDENTOPS_PG_PORT=str(self.port),
+            STUDENTOPS_OPENALEX_URL=nowhere,
+            STUDENTOPS_CROSSREF_URL=nowhere,
+            **extra,
+        )
         return env
 
     def cli(self, *args: str, check: bool = True, timeout: float = 600, **extra_env: str) -> subprocess.CompletedProcess:

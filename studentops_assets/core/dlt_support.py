@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import dagster as dg
 import dlt
@@ -30,6 +31,16 @@ def raw_pipeline(name: str, config: StudentOpsConfig, credentials: str | None = 
         dataset_name=RAW_DATASET,
         pipelines_dir=str(config.home / "dlt"),
     )
+
+
+def create_table_once(state: dict[str, Any]) -> Iterator[Any]:
+    """On a resource's first run, have dlt create its table with every declared column even if no
+    row is yielded, so models reading it work before the first note, export or library arrives.
+    Once only: an empty load every run would add a load record to dlt's tables and a rerun would
+    not be a no-op."""
+    if not state.get("table_created"):
+        state["table_created"] = True
+        yield dlt.mark.materialize_table_schema()
 
 
 class RawTableTranslator(DagsterDltTranslator):

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import dlt
 
+from studentops_assets.core.dlt_support import create_table_once
 from studentops_assets.core.quarantine import Issue, QuarantineBatch
 
 from .vault_reader import parse_note
@@ -138,6 +139,7 @@ def vault_source(vaults: Any = (), quarantine: Any = None, loaded_at: Any = None
     def notes() -> Iterator[dict[str, Any]]:
         """One row per markdown note per student: frontmatter fields, links, DOIs, word count."""
         state = dlt.current.resource_state()
+        yield from create_table_once(state)
         seen = state.setdefault("files", {})
         batch = quarantine if quarantine is not None else QuarantineBatch(SOURCE)
         yield from read_vault(vaults, seen, batch, loaded_at or dt.datetime.now(dt.timezone.utc))

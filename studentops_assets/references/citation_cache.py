@@ -32,7 +32,7 @@ from studentops_assets.core.quarantine import Issue, QuarantineBatch
 from . import crossref, openalex
 from .doi import doi_from_field
 from .http_lookup import MALFORMED, Lookup
-from .sources import create_table_once
+from studentops_assets.core.dlt_support import create_table_once
 
 SOURCE = "citation_cache"
 
@@ -154,6 +154,10 @@ class Resolution:
         return self.provider is not None
 
 
+# Connection-level failures (no HTTP answer at all) as http_lookup words them.
+UNREACHABLE_REASONS = ("cannot connect", "timed out")
+
+
 class Resolver:
     """Looks DOIs up, OpenAlex first, pacing requests `min_interval_seconds` apart."""
 
@@ -163,6 +167,7 @@ class Resolver:
         self.client = apis.http_client()
         self._sleep = sleep
         self._last_request = 0.0
+        self._unreachable: set[str] = set()
 
     def _pace(self) -> None:
         wait = self._last_request + self.apis.min_interval_seconds - time.monotonic()
@@ -171,9 +176,17 @@ class Resolver:
         self._last_request = time.monotonic()
 
     def _ask(self, provider: str, fetch: Callable[..., Lookup], doi: str) -> Lookup:
+        if provider in self._unreachable:
+            # Offline, or the provider is down: after one DOI has used up every retry on a connection
+            # failure, the rest of this run does not wait through the same retries again. Those DOIs
+            # are unresolved with this reason and retried after the unresolved TTL.
+            return Lookup("failed", reason="not asked: unreachable earlier in this run")
         self._pace()
         self.stats.requests[provider] += 1
-        return fetch(self.apis, self.client, doi)
+        lookup = fetch(self.apis, self.client, doi)
+        if lookup.outcome == "failed" and lookup.status is None and (lookup.reason or "").startswith(UNREACHABLE_REASONS):
+            self._unreachable.add(provider)
+        return lookup
 
     def resolve(self, doi: str) -> Resolution:
         issues = []

@@ -24,6 +24,7 @@ from typing import Any
 
 import dlt
 
+from studentops_assets.core.dlt_support import create_table_once
 from studentops_assets.core.quarantine import Issue, QuarantineBatch
 from studentops_assets.core.settings import Student
 
@@ -263,15 +264,6 @@ def read_inbox(
         ctx.quarantine.record("", relative, [])
     ctx.state["unassigned"] = sorted(unassigned)
     ctx.stats.files_unassigned = len(unassigned)
-
-
-def create_table_once(state: dict[str, Any]) -> Iterator[Any]:
-    """On the first run, have dlt create the table with every declared column even if no file or DOI
-    yields a row, so that models reading it work before the first export is dropped. Once only: an
-    empty load every run would add a load record to dlt's tables and a rerun would not be a no-op."""
-    if not state.get("table_created"):
-        state["table_created"] = True
-        yield dlt.mark.materialize_table_schema()
 
 
 def _extract(source_name: str, suffixes: set[str], spec: InboxSpec | None, quarantine: Any, loaded_at: Any,

@@ -16,6 +16,8 @@ from typing import Any
 
 import dlt
 
+from studentops_assets.core.dlt_support import create_table_once
+
 from studentops_assets.core.quarantine import Issue, QuarantineBatch
 from studentops_assets.core.settings import CONFIG_FILE
 
@@ -230,7 +232,9 @@ def zotero_source(
     )
     def zotero_items() -> Iterator[dict[str, Any]]:
         """One row per Zotero item per student: type, title, DOI, date, creators, tags, collections."""
-        cursors = dlt.current.resource_state().setdefault("libraries", {})
+        state = dlt.current.resource_state()
+        yield from create_table_once(state)
+        cursors = state.setdefault("libraries", {})
         batch = quarantine if quarantine is not None else QuarantineBatch(SOURCE)
         yield from read_libraries(
             plans,

@@ -255,14 +255,22 @@ def test_lookups_per_run_are_bounded(cache_home, fake):
 
 
 def test_offline_never_fails_the_run(cache_home):
-    cache_home.query("insert into raw.zotero_items values (%s, '10.4321/offline')", (ADA,))
+    cache_home.query("insert into raw.zotero_items values (%s, '10.4321/offline'), (%s, '10.4321/offline2')", (ADA, ADA))
     # A port nothing listens on: every connection is refused.
     nowhere = f"http://127.0.0.1:{free_port()}"
     offline = ScholarlyApisResource(openalex_url=nowhere, crossref_url=nowhere,
                                     max_attempts=2, backoff_factor=0.01, min_interval_seconds=0.0)
+    (started,), = cache_home.query("select now()")
     run_cache(cache_home, offline)
-    assert cache_home.query("select resolved, failure_reason from raw.citation_cache where doi = '10.4321/offline'") == [
-        (False, "openalex: cannot connect (2 attempts); crossref: cannot connect (2 attempts)")]
+    refused = "openalex: cannot connect (2 attempts); crossref: cannot connect (2 attempts)"
+    skipped = "openalex: not asked: unreachable earlier in this run; crossref: not asked: unreachable earlier in this run"
+    ours = cache_home.query(
+        "select resolved, failure_reason from raw.citation_cache where doi like '10.4321/offline%' order by doi")
+    assert len(ours) == 2 and all(not resolved and reason in (refused, skipped) for resolved, reason in ours)
+    # Only the first DOI of the run waited through the retries; every later one was not asked.
+    this_run = dict(cache_home.query(
+        "select failure_reason, count(*) from raw.citation_cache where fetched_at >= %s group by 1", (started,)))
+    assert this_run.get(refused) == 1 and this_run.get(skipped, 0) >= 1, this_run
 
 
 def test_the_cache_depends_on_every_citing_table():
