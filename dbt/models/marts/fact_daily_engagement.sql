@@ -7,6 +7,7 @@
         materialized='incremental',
         unique_key='engagement_sk',
         incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
         indexes=[{'columns': ['engagement_sk'], 'unique': true}, {'columns': ['activity_date']}],
     )
 }}
@@ -83,6 +84,14 @@ notes_per_day as (
     select student_id, activity_date, sum(notes_edited) as notes_edited
     from notes
     group by 1, 2
+),
+
+calendar_study as (
+    -- Scheduled study time from the student's own calendars (lectures and study blocks of a course).
+    select student_id, start_local_date as activity_date, sum(duration_minutes) as calendar_study_minutes
+    from {{ ref('fact_study_sessions') }}
+    where source in ('ical', 'gcal')
+    group by 1, 2
 )
 
 select
@@ -94,9 +103,11 @@ select
     coalesce(v.completions, 0)                                     as completions,
     coalesce(x.xp, 0)                                              as xp,
     coalesce(t.tasks_done, 0)                                      as tasks_done,
-    coalesce(n.notes_edited, 0)                                    as notes_edited
+    coalesce(n.notes_edited, 0)                                    as notes_edited,
+    coalesce(cs.calendar_study_minutes, 0)                         as calendar_study_minutes
 from days as d
 left join views as v using (student_id, activity_date)
 left join xp as x using (student_id, activity_date)
 left join tasks as t using (student_id, activity_date)
 left join notes_per_day as n on n.student_id = d.student_id::text and n.activity_date = d.activity_date
+left join calendar_study as cs on cs.student_id = d.student_id::text and cs.activity_date = d.activity_date
