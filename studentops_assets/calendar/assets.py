@@ -12,7 +12,8 @@ from pydantic import Field
 from resources.google_calendar import GoogleCalendarResource
 from resources.warehouse import WarehouseResource
 from studentops_assets.core.dlt_support import RawTableTranslator, raw_pipeline
-from studentops_assets.core.quarantine import QuarantineBatch, quarantined_count
+from studentops_assets.core.quarantine import QuarantineBatch
+from studentops_assets.core.raw_loads import QuarantineFlusher, raw_table_stats
 from studentops_assets.core.settings import Student, load_config
 
 from . import gcal_source as gcal
@@ -50,19 +51,6 @@ class ICalRunConfig(CalendarWindowConfig):
     feed_max_retry_delay_seconds: float = Field(default=30.0, ge=0, description="Longest wait between attempts")
 
 
-def _table_stats(warehouse: WarehouseResource, table: str, source: str) -> tuple[int, int, int]:
-    """(rows, students, quarantined_total); a table not created yet counts as empty."""
-    with warehouse.connection() as conn:
-        quarantined = quarantined_count(conn, source)
-        with conn.cursor() as cur:
-            cur.execute("select to_regclass(%s) is not null", (f"raw.{table}",))
-            if not cur.fetchone()[0]:
-                return 0, 0, quarantined
-            cur.execute(f'select count(*), count(distinct student_id) from raw."{table}"')
-            rows, students = cur.fetchone()
-    return int(rows), int(students), quarantined
-
-
 def _md_list(items: list[str], empty: str = "none") -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(f"- {item}" for item in items) or empty)
 
@@ -88,11 +76,7 @@ def raw_ical_events(
     client = retrying_client(config.feed_timeout_seconds, config.feed_max_attempts, config.feed_backoff_factor,
                              config.feed_max_retry_delay_seconds)
     report = ical.ICalReport()
-    flushed = {"issues": 0}
-
-    def flush_quarantine(batch: QuarantineBatch) -> None:
-        with warehouse.connection() as conn:
-            flushed["issues"] = batch.flush(conn)
+    flush_quarantine = QuarantineFlusher(warehouse)
 
     source = ical.ical_source(
         feeds=feeds,
@@ -107,14 +91,13 @@ def raw_ical_events(
     )
     pipeline = raw_pipeline("ical", settings, warehouse.dlt_credentials())
     results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
-    rows, students, quarantined_total = _table_stats(warehouse, "ical_events", ical.SOURCE)
+    stats = raw_table_stats(warehouse, "ical_events", ical.SOURCE)
     for result in results:
         yield dg.MaterializeResult(
             asset_key=result.asset_key,
             metadata={
                 **(result.metadata or {}),
-                "dagster/row_count": dg.MetadataValue.int(rows),
-                "students": dg.MetadataValue.int(students),
+                **stats.metadata(flush_quarantine.issues),
                 "window": dg.MetadataValue.text(_window_text(window)),
                 "feeds": dg.MetadataValue.int(report.feeds),
                 "feeds_parsed": dg.MetadataValue.int(report.feeds_parsed),
@@ -124,8 +107,6 @@ def raw_ical_events(
                 "unmatched_inbox_files": _md_list(report.unmatched_files),
                 "rows_written": dg.MetadataValue.int(report.rows_written),
                 "rows_deleted": dg.MetadataValue.int(report.rows_deleted),
-                "quarantine_issues_this_run": dg.MetadataValue.int(flushed["issues"]),
-                "quarantined_total": dg.MetadataValue.int(quarantined_total),
             },
         )
 
@@ -174,11 +155,7 @@ def raw_gcal_events(
     window = config.window(loaded_at)
     targets = calendar_targets(settings.students, google_calendar)
     report = gcal.GcalReport()
-    flushed = {"issues": 0}
-
-    def flush_quarantine(batch: QuarantineBatch) -> None:
-        with warehouse.connection() as conn:
-            flushed["issues"] = batch.flush(conn)
+    flush_quarantine = QuarantineFlusher(warehouse)
 
     source = gcal.gcal_source(
         targets=targets,
@@ -190,15 +167,14 @@ def raw_gcal_events(
     )
     pipeline = raw_pipeline("gcal", settings, warehouse.dlt_credentials())
     results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
-    rows, students, quarantined_total = _table_stats(warehouse, "gcal_events", gcal.SOURCE)
+    stats = raw_table_stats(warehouse, "gcal_events", gcal.SOURCE)
     configured = sum(1 for t in targets if t.client is not None)
     for result in results:
         yield dg.MaterializeResult(
             asset_key=result.asset_key,
             metadata={
                 **(result.metadata or {}),
-                "dagster/row_count": dg.MetadataValue.int(rows),
-                "students": dg.MetadataValue.int(students),
+                **stats.metadata(flush_quarantine.issues),
                 "window": dg.MetadataValue.text(_window_text(window)),
                 "google_calendar": dg.MetadataValue.text(
                     f"{configured} of {len(targets)} students configured" if configured else "not configured"
@@ -207,7 +183,5 @@ def raw_gcal_events(
                 "sync_failures": dg.MetadataValue.int(report.failures),
                 "rows_written": dg.MetadataValue.int(report.rows_written),
                 "rows_deleted": dg.MetadataValue.int(report.rows_deleted),
-                "quarantine_issues_this_run": dg.MetadataValue.int(flushed["issues"]),
-                "quarantined_total": dg.MetadataValue.int(quarantined_total),
             },
         )

@@ -8,7 +8,8 @@ from dagster_dlt import DagsterDltResource, dlt_assets
 
 from resources.warehouse import WarehouseResource
 from studentops_assets.core.dlt_support import RawTableTranslator, raw_pipeline
-from studentops_assets.core.quarantine import QuarantineBatch, quarantined_count
+from studentops_assets.core.quarantine import QuarantineBatch
+from studentops_assets.core.raw_loads import QuarantineFlusher, raw_table_stats
 from studentops_assets.core.settings import load_config
 
 from .source import SOURCE, VaultSpec, vault_source
@@ -35,12 +36,7 @@ translator = RawTableTranslator(
 def raw_notes(context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource):
     config = warehouse.settings()
     vaults = [VaultSpec(s.id, config.student_vault(s), s.timezone) for s in config.students]
-    flushed = {"issues": 0}
-
-    def flush_quarantine(batch: QuarantineBatch) -> None:
-        with warehouse.connection() as conn:
-            flushed["issues"] = batch.flush(conn)
-
+    flush_quarantine = QuarantineFlusher(warehouse)
     source = vault_source(
         vaults=vaults,
         quarantine=QuarantineBatch(SOURCE),
@@ -49,20 +45,13 @@ def raw_notes(context: dg.AssetExecutionContext, dlt: DagsterDltResource, wareho
     )
     pipeline = raw_pipeline("notes", config, warehouse.dlt_credentials())
     results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
-    with warehouse.connection() as conn:
-        quarantined_total = quarantined_count(conn, SOURCE)
-        with conn.cursor() as cur:
-            cur.execute("select count(*), count(distinct student_id) from raw.notes")
-            rows, students = cur.fetchone()
+    stats = raw_table_stats(warehouse, "notes", SOURCE)
     for result in results:
         yield dg.MaterializeResult(
             asset_key=result.asset_key,
             metadata={
                 **(result.metadata or {}),
-                "dagster/row_count": dg.MetadataValue.int(rows),
-                "students": dg.MetadataValue.int(students),
+                **stats.metadata(flush_quarantine.issues),
                 "vaults_configured": dg.MetadataValue.int(len(vaults)),
-                "quarantine_issues_this_run": dg.MetadataValue.int(flushed["issues"]),
-                "quarantined_total": dg.MetadataValue.int(quarantined_total),
             },
         )

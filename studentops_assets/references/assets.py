@@ -11,7 +11,8 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from resources.scholarly_apis import ScholarlyApisResource
 from resources.warehouse import WarehouseResource
 from studentops_assets.core.dlt_support import RawTableTranslator, raw_pipeline
-from studentops_assets.core.quarantine import QuarantineBatch, quarantined_count
+from studentops_assets.core.quarantine import QuarantineBatch
+from studentops_assets.core.raw_loads import QuarantineFlusher, raw_table_stats
 from studentops_assets.core.settings import load_config
 
 from .citation_cache import SOURCE as CACHE_SOURCE
@@ -71,11 +72,7 @@ def _inbox_run(
 ) -> Iterator[dg.MaterializeResult]:
     config = warehouse.settings()
     stats = InboxStats()
-    flushed = {"issues": 0}
-
-    def flush_quarantine(batch: QuarantineBatch) -> None:
-        with warehouse.connection() as conn:
-            flushed["issues"] = batch.flush(conn)
+    flush_quarantine = QuarantineFlusher(warehouse)
 
     source = make_source(
         inbox=InboxSpec(config.inbox_dir, config.students),
@@ -86,21 +83,13 @@ def _inbox_run(
     )
     pipeline = raw_pipeline(source_name, config, warehouse.dlt_credentials())
     results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
-    with warehouse.connection() as conn:
-        quarantined_total = quarantined_count(conn, source_name)
-        with conn.cursor() as cur:
-            cur.execute("select to_regclass(%s) is not null", (f"raw.{table}",))
-            rows = students = 0
-            if cur.fetchone()[0]:
-                cur.execute(f'select count(*), count(distinct student_id) from raw."{table}"')
-                rows, students = cur.fetchone()
+    table_stats = raw_table_stats(warehouse, table, source_name)
     for result in results:
         yield dg.MaterializeResult(
             asset_key=result.asset_key,
             metadata={
                 **(result.metadata or {}),
-                "dagster/row_count": dg.MetadataValue.int(rows),
-                "students": dg.MetadataValue.int(students),
+                **table_stats.metadata(flush_quarantine.issues),
                 "inbox": dg.MetadataValue.path(str(config.inbox_dir)),
                 "files_in_inbox": dg.MetadataValue.int(stats.files_in_inbox),
                 "files_read": dg.MetadataValue.int(stats.files_read),
@@ -109,8 +98,6 @@ def _inbox_run(
                 "rows_loaded_this_run": dg.MetadataValue.int(stats.rows_upserted),
                 "rows_deleted_this_run": dg.MetadataValue.int(stats.rows_deleted),
                 "duplicates_skipped_this_run": dg.MetadataValue.int(stats.duplicates_skipped),
-                "quarantine_issues_this_run": dg.MetadataValue.int(flushed["issues"]),
-                "quarantined_total": dg.MetadataValue.int(quarantined_total),
             },
         )
 
@@ -157,11 +144,7 @@ def raw_citation_cache(
         cached = cached_states(conn)
     plan = plan_lookups(seen, cached, started, scholarly_apis)
     stats = CacheStats()
-    flushed = {"issues": 0}
-
-    def flush_quarantine(batch: QuarantineBatch) -> None:
-        with warehouse.connection() as conn:
-            flushed["issues"] = batch.flush(conn)
+    flush_quarantine = QuarantineFlusher(warehouse)
 
     source = citation_cache_source(
         plan=plan,
@@ -173,16 +156,14 @@ def raw_citation_cache(
     )
     pipeline = raw_pipeline(CACHE_SOURCE, config, warehouse.dlt_credentials())
     results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
-    with warehouse.connection() as conn:
-        quarantined_total = quarantined_count(conn, CACHE_SOURCE)
-        with conn.cursor() as cur:
-            cur.execute("select to_regclass('raw.citation_cache') is not null")
-            totals = (0, 0, 0)
-            if cur.fetchone()[0]:
-                cur.execute("select count(*), count(*) filter (where resolved), "
-                            "count(*) filter (where is_retracted) from raw.citation_cache")
-                totals = cur.fetchone()
-    rows, resolved_total, retracted_total = totals
+    table_stats = raw_table_stats(warehouse, "citation_cache", CACHE_SOURCE, per_student=False)
+    resolved_total = retracted_total = 0
+    if table_stats.rows:
+        with warehouse.connection() as conn, conn.cursor() as cur:
+            cur.execute("select count(*) filter (where resolved), count(*) filter (where is_retracted) "
+                        "from raw.citation_cache")
+            resolved_total, retracted_total = cur.fetchone()
+    rows = table_stats.rows
     for result in results:
         yield dg.MaterializeResult(
             asset_key=result.asset_key,
@@ -203,7 +184,7 @@ def raw_citation_cache(
                 "max_lookups_per_run": dg.MetadataValue.int(scholarly_apis.max_lookups_per_run),
                 "resolved_by_provider": dg.MetadataValue.json(stats.by_provider),
                 "requests_by_provider": dg.MetadataValue.json(stats.requests),
-                "quarantine_issues_this_run": dg.MetadataValue.int(flushed["issues"]),
-                "quarantined_total": dg.MetadataValue.int(quarantined_total),
+                "quarantine_issues_this_run": dg.MetadataValue.int(flush_quarantine.issues),
+                "quarantined_total": dg.MetadataValue.int(table_stats.quarantined_total),
             },
         )

@@ -9,7 +9,8 @@ from dagster_dlt import DagsterDltResource, dlt_assets
 from resources.warehouse import WarehouseResource
 from resources.zotero import ZoteroResource, student_key_env
 from studentops_assets.core.dlt_support import RawTableTranslator, raw_pipeline
-from studentops_assets.core.quarantine import QuarantineBatch, quarantined_count
+from studentops_assets.core.quarantine import QuarantineBatch
+from studentops_assets.core.raw_loads import QuarantineFlusher, raw_table_stats
 from studentops_assets.core.settings import load_config
 
 from .config import StudentPlan, plan_students
@@ -75,11 +76,7 @@ def raw_zotero_items(
     config = warehouse.settings()
     plans = plan_students(config.students, zotero.api_key_for, student_key_env)
     report = SyncReport()
-    flushed = {"issues": 0}
-
-    def flush_quarantine(batch: QuarantineBatch) -> None:
-        with warehouse.connection() as conn:
-            flushed["issues"] = batch.flush(conn)
+    flush_quarantine = QuarantineFlusher(warehouse)
 
     source = zotero_source(
         plans=plans,
@@ -94,15 +91,7 @@ def raw_zotero_items(
     )
     pipeline = raw_pipeline("zotero", config, warehouse.dlt_credentials())
     results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
-    with warehouse.connection() as conn:
-        quarantined_total = quarantined_count(conn, SOURCE)
-        with conn.cursor() as cur:
-            # dlt creates the table with the first row: with no library configured yet there is none.
-            cur.execute("select to_regclass(%s) is not null", (f"raw.{TABLE}",))
-            rows = students = 0
-            if cur.fetchone()[0]:
-                cur.execute(f"select count(*), count(distinct student_id) from raw.{TABLE}")
-                rows, students = cur.fetchone()
+    table_stats = raw_table_stats(warehouse, TABLE, SOURCE)
     statuses = [_student_status(p, report) for p in plans]
     by_status = [str(s["status"]).split(":")[0] for s in statuses]
     for result in results:
@@ -110,8 +99,7 @@ def raw_zotero_items(
             asset_key=result.asset_key,
             metadata={
                 **(result.metadata or {}),
-                "dagster/row_count": dg.MetadataValue.int(rows),
-                "students": dg.MetadataValue.int(students),
+                **table_stats.metadata(flush_quarantine.issues),
                 "libraries_synced": dg.MetadataValue.int(by_status.count("synced")),
                 "libraries_unchanged": dg.MetadataValue.int(by_status.count("unchanged")),
                 "libraries_not_configured": dg.MetadataValue.int(by_status.count("not configured")),
@@ -120,8 +108,6 @@ def raw_zotero_items(
                 ),
                 "items_loaded_this_run": dg.MetadataValue.int(sum(report.rows.values())),
                 "items_removed_this_run": dg.MetadataValue.int(sum(report.tombstones.values()) + report.retired),
-                "quarantine_issues_this_run": dg.MetadataValue.int(flushed["issues"]),
-                "quarantined_total": dg.MetadataValue.int(quarantined_total),
                 "zotero_students": dg.MetadataValue.json(statuses),
                 "zotero_students_table": dg.MetadataValue.md(_markdown(statuses)),
             },
