@@ -176,7 +176,11 @@ class EmbeddedPostgres:
     def _init_cluster(self) -> None:
         if self.system_user:
             utils = _pgserver_utils()
-            utils.ensure_user_exists(self.system_user)
+            # Several processes (parallel test workers, the CLI and a code server) may initialise
+            # their first cluster at once on a fresh machine: create the system user under one lock.
+            with open("/tmp/.studentops-pgserver-user.lock", "a+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                utils.ensure_user_exists(self.system_user)
             utils.ensure_prefix_permissions(self.root)
             # The binaries must be readable and executable by the server's system user too.
             utils.ensure_prefix_permissions(_bin_dir())

@@ -99,6 +99,8 @@ def scholarly_apis_from_env() -> ScholarlyApisResource:
     for field, variable in (("openalex_url", "STUDENTOPS_OPENALEX_URL"), ("crossref_url", "STUDENTOPS_CROSSREF_URL")):
         if os.environ.get(variable):
             bound[field] = os.environ[variable]
+    if os.environ.get("STUDENTOPS_SCHOLARLY_MAX_ATTEMPTS"):
+        bound["max_attempts"] = int(os.environ["STUDENTOPS_SCHOLARLY_MAX_ATTEMPTS"])
     if os.environ.get("STUDENTOPS_CONTACT_EMAIL"):
         bound["contact_email"] = dg.EnvVar("STUDENTOPS_CONTACT_EMAIL")
     if os.environ.get("OPENALEX_API_KEY"):

@@ -56,8 +56,10 @@ _merged = dg.Definitions.merge(
             "scholarly_apis": scholarly_apis_from_env(),
             "dbt": DbtCliResource(project_dir=warehouse_dbt_project(), dbt_executable=str(DBT_EXECUTABLE)),
         },
-        # Two cores: at most two steps of one run at a time.
-        executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+        # Two cores: at most two steps of one run at a time. Steps fork from a server that has
+        # imported this code location once; spawning each step afresh re-imported dagster, dlt and
+        # the dbt manifest per step, which cost more than most steps themselves.
+        executor=dg.multiprocess_executor.configured({"max_concurrent": 2, "start_method": {"forkserver": {}}}),
     ),
 )
 

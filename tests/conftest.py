@@ -45,6 +45,7 @@ class Home:
             STUDENTOPS_PG_PORT=str(self.port),
             STUDENTOPS_OPENALEX_URL=nowhere,
             STUDENTOPS_CROSSREF_URL=nowhere,
+            STUDENTOPS_SCHOLARLY_MAX_ATTEMPTS="1",
             **extra,
         )
         return env

@@ -135,7 +135,8 @@ def test_the_run_is_stored_in_the_dagster_postgres_database(slice_home):
 
 def test_rerun_changes_nothing(slice_home):
     before = table_fingerprints(slice_home)
-    result = slice_home.cli("materialize")
+    # The whole graph's rerun is covered by test_demo_warehouse; here, everything the notes feed.
+    result = slice_home.cli("materialize", "--select", "key:raw/notes+")
     assert re.search(r"studentops: (\d+)/\1 assets materialised", result.stdout), result.stdout
     assert table_fingerprints(slice_home) == before
 
