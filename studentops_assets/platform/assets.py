@@ -10,7 +10,7 @@ from resources.warehouse import WarehouseResource
 from studentops_assets.core.dlt_support import RawTableTranslator, raw_pipeline
 from studentops_assets.core.settings import load_config
 
-from .availability import ensure_empty_replicas, platform_configured
+from .availability import empty_replicas, ensure_empty_replicas, platform_configured
 from .deletions import remove_deleted_rows
 from .source import platform_source
 from .tables import BY_RAW_TABLE, PLATFORM_TABLES
@@ -52,13 +52,15 @@ def raw_platform(context: dg.AssetExecutionContext, dlt: DagsterDltResource, war
                 },
             )
         return
+    with warehouse.connection() as conn:
+        empty = empty_replicas(conn, [BY_RAW_TABLE[k.path[-1]] for k in context.selected_asset_keys])
     pipeline = raw_pipeline("platform", config, warehouse.dlt_credentials())
     started = time.monotonic()
     # csv files loaded with COPY: the fastest path dlt has into Postgres (STACK.md measurements).
     results = list(
         dlt.run(
             context=context,
-            dlt_source=platform_source(urls.platform, backend=config.platform_backend),
+            dlt_source=platform_source(urls.platform, backend=config.platform_backend, empty_replicas=empty),
             dlt_pipeline=pipeline,
             loader_file_format="csv",
         )

@@ -66,3 +66,18 @@ def ensure_empty_replicas(conn) -> list[str]:
             cur.execute(sql.SQL("create table raw.{} ({})").format(sql.Identifier(table.raw_table), columns))
             created.append(table.raw_table)
     return created
+
+
+def empty_replicas(conn, tables) -> set[str]:
+    """The raw replicas among `tables` that do not exist yet or hold no row (a first sync)."""
+    empty = set()
+    with conn.cursor() as cur:
+        for table in tables:
+            cur.execute("select to_regclass(%s) is not null", (f"raw.{table.raw_table}",))
+            if not cur.fetchone()[0]:
+                empty.add(table.raw_table)
+                continue
+            cur.execute(sql.SQL("select not exists (select 1 from raw.{})").format(sql.Identifier(table.raw_table)))
+            if cur.fetchone()[0]:
+                empty.add(table.raw_table)
+    return empty

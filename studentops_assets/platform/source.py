@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import dlt
 from dlt.sources.sql_database import sql_database
@@ -37,10 +37,14 @@ def platform_source(
     tables: Sequence[PlatformTable] = PLATFORM_TABLES,
     schema: str = "public",
     backend: str = DEFAULT_BACKEND,
+    empty_replicas: Collection[str] = (),
 ):
     """One dlt resource per platform table, written to `raw.platform_<table>`.
 
     Reflection is deferred to extraction, so building the source (at definition load) never connects.
+    Tables named in `empty_replicas` (raw tables with no rows yet) are appended instead of merged on
+    this run: there is nothing to merge with, and a merge would COPY every row into a staging table
+    and then insert it again (measured: load 2.6 s -> 1.1 s for the 1.08M-row first sync).
     """
     if backend not in BACKENDS:
         raise ValueError(f"platform backend must be one of {BACKENDS}, got {backend!r}")
@@ -61,7 +65,9 @@ def platform_source(
     )
     for table in tables:
         hints: dict = {"table_name": table.raw_table, "primary_key": list(table.primary_key)}
-        if table.disposition == "merge":
+        if table.raw_table in empty_replicas and table.disposition != "replace":
+            hints["write_disposition"] = "append"
+        elif table.disposition == "merge":
             hints["write_disposition"] = {"disposition": "merge", "strategy": "delete-insert"}
         elif table.disposition == "append":
             # Append-only at the source; "insert-only" appends rows whose key is new, so the lag
