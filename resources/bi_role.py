@@ -28,7 +28,11 @@ def _bi_password(config: StudentOpsConfig, urls: ServerUrls) -> str:
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
     generated = secrets.token_urlsafe(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # Another process (the CLI and a code server starting together) wrote it first: use theirs.
+        return path.read_text(encoding="utf-8").strip()
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(generated + "\n")
     return generated

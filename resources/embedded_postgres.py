@@ -135,8 +135,10 @@ class EmbeddedPostgres:
         return generated
 
     # ---- state ----------------------------------------------------------------------------------
-    def _postmaster(self) -> tuple[int, int] | None:
-        """(pid, port) of a live postmaster for our PGDATA, else None (stale pid files are removed)."""
+    def _postmaster(self, clear_stale: bool = False) -> tuple[int, int] | None:
+        """(pid, port) of a live postmaster for our PGDATA, else None. With `clear_stale` (only under
+        the start lock: a server starting in another process writes a new file meanwhile) a pid
+        file whose process is gone is removed."""
         pid_file = self.pgdata / "postmaster.pid"
         try:
             lines = pid_file.read_text().splitlines()
@@ -155,7 +157,8 @@ class EmbeddedPostgres:
             return pid, port
         # A pid file whose process is gone, or whose pid now belongs to something else (after a
         # reboot, say). Postgres itself would refuse to start on the latter, so clear it here.
-        pid_file.unlink(missing_ok=True)
+        if clear_stale:
+            pid_file.unlink(missing_ok=True)
         return None
 
     def is_running(self) -> bool:
@@ -241,7 +244,7 @@ class EmbeddedPostgres:
         """Start the server if needed (idempotent) and return how to reach it."""
         with self._locked():
             password = self.password()
-            running = self._postmaster()
+            running = self._postmaster(clear_stale=True)
             started_now = False
             if running is None:
                 if not (self.pgdata / "PG_VERSION").exists():

@@ -9,12 +9,14 @@ Unset: the embedded server under `$STUDENTOPS_HOME` is started (idempotently) an
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg2
+from psycopg2 import sql
 
 from studentops_assets.core.errors import StudentOpsError
 from studentops_assets.core.settings import StudentOpsConfig, load_config
@@ -41,11 +43,13 @@ def with_database(url: str, database: str) -> str:
 
 
 def redact(url: str) -> str:
+    """The URL with its password hidden, wherever libpq would read it from (userinfo or ?password=)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(":" + parts.password + "@", ":***@", 1)
+    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,7 @@ def ensure_database(urls: ServerUrls, url: str) -> None:
                 return
             owner = PgParams.from_url(url).user
             try:
-                cur.execute(f'create database "{name}" owner "{owner}"')
+                cur.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(owner)))
             except psycopg2.Error as exc:
                 raise StudentOpsError(
                     f"database {name!r} does not exist on {redact(url)} and cannot be created: {exc.pgerror or exc}"

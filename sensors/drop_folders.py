@@ -107,10 +107,11 @@ def build_drop_folder_sensor(available: set[dg.AssetKey]) -> dg.SensorDefinition
         cursor = json.loads(context.cursor) if context.cursor else {}
         affected, new_cursor, changed = changed_targets(load_config(), targets, cursor)
         if affected:
-            digest = hashlib.sha256(json.dumps(new_cursor, sort_keys=True).encode()).hexdigest()[:16]
             context.log.info(f"{len(changed)} changed files: {', '.join(changed[:10])}")
+            # No run_key: the cursor already keeps a change from being requested twice, and a key
+            # derived from the folder state would repeat when the state returns to an earlier one
+            # (a note added, then deleted), and Dagster would drop that request as a duplicate.
             yield dg.RunRequest(
-                run_key=f"drop-folders-{digest}",
                 asset_selection=sorted(affected, key=lambda k: k.to_user_string()),
                 tags={"studentops/changed_files": str(len(changed))},
             )

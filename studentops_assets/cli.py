@@ -74,8 +74,9 @@ def main() -> None:
 @click.option("--seed", default=7, show_default=True, help="Random seed: the same seed gives the same data.")
 @click.option("--vault-students", default=3, show_default=True, help="Students that also get study sources.")
 @click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day of activity (default yesterday).")
+@click.option("--force", is_flag=True, help="Overwrite a platform database that the demo did not create.")
 @friendly_errors
-def demo(students: int, days: int, seed: int, vault_students: int, end_date) -> None:
+def demo(students: int, days: int, seed: int, vault_students: int, end_date, force: bool) -> None:
     """Write demo inputs and studentops.yaml into $STUDENTOPS_HOME and fill a demo platform database."""
     from resources.postgres_server import ensure_database
     from studentops_assets.demo import generate_demo
@@ -84,6 +85,8 @@ def demo(students: int, days: int, seed: int, vault_students: int, end_date) -> 
         raise StudentOpsError("--students and --days must be at least 1")
     config, urls = _ready()
     ensure_database(urls, urls.platform)
+    if not force:
+        _refuse_real_platform(urls.platform)
     click.echo(f"studentops: generating demo data in {config.home} (students={students}, days={days}, seed={seed})")
     summary = generate_demo(
         config.home,
@@ -97,6 +100,28 @@ def demo(students: int, days: int, seed: int, vault_students: int, end_date) -> 
     )
     click.echo(str(summary))
     click.echo("next: studentops materialize")
+
+
+def _refuse_real_platform(platform_url: str) -> None:
+    """The demo drops and recreates the platform tables: never do that to a platform database it did
+    not create itself (one with tables but without the demo's `demo_truth` schema)."""
+    from resources.postgres_server import connect, redact
+
+    conn = connect(platform_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select count(*) filter (where table_schema = 'public'), "
+                "count(*) filter (where table_schema = 'demo_truth') from information_schema.tables"
+            )
+            public_tables, demo_tables = cur.fetchone()
+    finally:
+        conn.close()
+    if public_tables and not demo_tables:
+        raise StudentOpsError(
+            f"{redact(platform_url)} already holds {public_tables} tables that the demo did not create; "
+            "the demo would drop them. Point STUDENTOPS_PLATFORM_URL elsewhere, or pass --force"
+        )
 
 
 @main.command()

@@ -204,13 +204,35 @@ def _execute_with_progress(recon_job, keys, progress: Progress) -> tuple[str | N
     worker = threading.Thread(target=execute, name="studentops-materialize", daemon=True)
     worker.start()
     run_id: str | None = None
+    try:
+        run_id = _follow(instance, worker, token, progress)
+    except KeyboardInterrupt:
+        # The run dies with this process: record that, and give back the pool slots its steps held,
+        # or the next run that needs those pools would wait for them forever.
+        run_id = run_id or _find_run(instance, token)
+        if run_id is not None:
+            run = instance.get_run_by_id(run_id)
+            if run is not None and not run.is_finished:
+                instance.report_run_canceled(run, message="studentops materialize was interrupted")
+            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+        raise
+    return run_id or outcome.get("run_id"), outcome
+
+
+def _find_run(instance, token: str) -> str | None:
+    runs = instance.get_runs(filters=RunsFilter(tags={INVOCATION_TAG: token}), limit=1)
+    return runs[0].run_id if runs else None
+
+
+def _follow(instance, worker: threading.Thread, token: str, progress: Progress) -> str | None:
+    """Print the run's events until the worker thread has finished and the log is read to the end."""
+    run_id: str | None = None
     cursor: str | None = None
     while True:
         alive = worker.is_alive()
         if run_id is None:
-            runs = instance.get_runs(filters=RunsFilter(tags={INVOCATION_TAG: token}), limit=1)
-            if runs:
-                run_id = runs[0].run_id
+            run_id = _find_run(instance, token)
+            if run_id is not None:
                 progress.echo(f"  run {run_id} (stored in the Dagster instance; open it with `studentops dev`)")
         if run_id is not None:
             connection = instance.get_records_for_run(run_id, cursor=cursor, of_type=_WATCHED)
@@ -220,6 +242,5 @@ def _execute_with_progress(recon_job, keys, progress: Progress) -> tuple[str | N
             if connection.has_more:
                 continue
         if not alive:
-            break
+            return run_id
         time.sleep(0.5)
-    return run_id or outcome.get("run_id"), outcome

@@ -64,3 +64,15 @@ def test_external_server_mode_uses_the_given_server(session_home, tmp_path):
     printed = other.cli("db-url", STUDENTOPS_DATABASE_URL=url).stdout.strip()
     assert printed == url
     assert not (tmp_path / "postgres").exists()
+
+
+def test_demo_refuses_a_platform_database_it_did_not_create(tmp_path):
+    home = Home(tmp_path, free_port())
+    warehouse = home.db_url()
+    home.query("create database platform", url=warehouse)
+    platform = home.db_url("--database", "platform")
+    home.query("create table users (id int primary key); insert into users values (1)", url=platform)
+    line = one_line_error(home.cli("demo", "--students", "5", "--days", "3", check=False))
+    assert "already holds 1 tables that the demo did not create" in line and "--force" in line
+    assert home.query("select count(*) from users", url=platform) == [(1,)]
+    home.stop()

@@ -30,7 +30,12 @@ class QuarantineBatch:
     files: dict[tuple[str, str], list[Issue]] = field(default_factory=dict)
 
     def record(self, student_id: str, file: str, issues: list[Issue]) -> None:
-        self.files[(student_id, file)] = list(issues)
+        # One row per (location, reason): the same problem twice in a file (two malformed DOI lines
+        # in one field) would otherwise hit the same row twice in one upsert, which Postgres refuses.
+        unique: dict[tuple[str, str], Issue] = {}
+        for issue in issues:
+            unique.setdefault((issue.location, issue.reason), issue)
+        self.files[(student_id, file)] = list(unique.values())
 
     @property
     def issue_count(self) -> int:

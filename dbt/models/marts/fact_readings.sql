@@ -25,9 +25,10 @@ all_works as (
 identified as (
     select
         *,
-        coalesce('doi:' || doi, 'title:' || lower(regexp_replace(coalesce(title, ''), '[^[:alnum:]]+', ' ', 'g'))) as work_key
+        coalesce('doi:' || doi, 'title:' || trim(lower(regexp_replace(coalesce(title, ''), '[^[:alnum:]]+', ' ', 'g')))) as work_key
     from all_works
-    where doi is not null or nullif(trim(coalesce(title, '')), '') is not null
+    -- A work needs a DOI or a title with at least one letter or digit to be told apart from others.
+    where doi is not null or coalesce(title, '') ~ '[[:alnum:]]'
 ),
 
 works as (
