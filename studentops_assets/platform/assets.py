@@ -1,6 +1,9 @@
-"""`raw/platform_*`: the study platform's database, replicated with dlt (pyarrow batches, COPY loads)."""
+"""`raw/platform_*`: the study platform's database, replicated with dlt (arrow batches, COPY loads)."""
 
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import dagster as dg
 import psycopg2
@@ -24,6 +27,17 @@ translator = RawTableTranslator(
         for t in PLATFORM_TABLES
     },
 )
+
+
+def extracted_row_counts(extract_info) -> dict[str, int]:
+    """Rows per table read from the source in this run. Taken from extraction, not normalize: the csv
+    load files are imported as they are, so normalize counts no rows of its own."""
+    counts: dict[str, int] = {}
+    for metrics_list in (extract_info.metrics if extract_info else {}).values():
+        for metrics in metrics_list:
+            for table, table_metrics in metrics["table_metrics"].items():
+                counts[table] = counts.get(table, 0) + table_metrics.items_count
+    return counts
 
 
 @dlt_assets(
@@ -55,18 +69,27 @@ def raw_platform(context: dg.AssetExecutionContext, dlt: DagsterDltResource, war
     with warehouse.connection() as conn:
         empty = empty_replicas(conn, [BY_RAW_TABLE[k.path[-1]] for k in context.selected_asset_keys])
     pipeline = raw_pipeline("platform", config, warehouse.dlt_credentials())
+    # The csv load files written during extraction (load_files.py) live next to the pipeline, on the
+    # same filesystem, so dlt takes them by hard link; the load package keeps its own link.
+    pipelines_dir = Path(pipeline.pipelines_dir)
+    pipelines_dir.mkdir(parents=True, exist_ok=True)
+    load_files_dir = Path(tempfile.mkdtemp(prefix="platform-csv-", dir=pipelines_dir))
     started = time.monotonic()
-    # csv files loaded with COPY: the fastest path dlt has into Postgres (STACK.md measurements).
-    results = list(
-        dlt.run(
-            context=context,
-            dlt_source=platform_source(urls.platform, backend=config.platform_backend, empty_replicas=empty),
-            dlt_pipeline=pipeline,
-            loader_file_format="csv",
+    try:
+        source = platform_source(
+            urls.platform, backend=config.platform_backend, empty_replicas=empty, load_files_dir=load_files_dir
         )
-    )
+        # csv files loaded with COPY: the fastest path dlt has into Postgres (STACK.md measurements).
+        results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline, loader_file_format="csv"))
+    finally:
+        shutil.rmtree(load_files_dir, ignore_errors=True)
     load_seconds = time.monotonic() - started
-    row_counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace.last_normalize_info else {}
+    stage_seconds = {
+        step.step: (step.finished_at - step.started_at).total_seconds()
+        for step in pipeline.last_trace.steps
+        if step.step in ("extract", "normalize", "load") and step.finished_at
+    }
+    row_counts = extracted_row_counts(pipeline.last_trace.last_extract_info)
     rows_this_run = sum(v for k, v in row_counts.items() if k in BY_RAW_TABLE)
 
     deleted: dict[str, int] = {}
@@ -76,7 +99,9 @@ def raw_platform(context: dg.AssetExecutionContext, dlt: DagsterDltResource, war
         with warehouse.connection() as conn:
             for result in results:
                 table = BY_RAW_TABLE[result.asset_key.path[-1]]
-                if table.delete_detection:
+                # A replica that was empty before this run holds exactly what was just read: there
+                # is nothing it could have that the source deleted.
+                if table.delete_detection and table.raw_table not in empty:
                     deleted[table.raw_table] = remove_deleted_rows(platform_conn, conn, table)
             with conn.cursor() as cur:
                 for result in results:
@@ -88,7 +113,9 @@ def raw_platform(context: dg.AssetExecutionContext, dlt: DagsterDltResource, war
 
     context.log.info(
         f"platform replication: {rows_this_run:,} rows in {load_seconds:.1f}s "
-        f"({rows_this_run / load_seconds if load_seconds else 0:,.0f} rows/s)"
+        f"({rows_this_run / load_seconds if load_seconds else 0:,.0f} rows/s; "
+        + ", ".join(f"{step} {seconds:.1f}s" for step, seconds in stage_seconds.items())
+        + ")"
     )
     for result in results:
         name = result.asset_key.path[-1]
@@ -103,5 +130,10 @@ def raw_platform(context: dg.AssetExecutionContext, dlt: DagsterDltResource, war
                 # Throughput of the whole replication run (all selected tables share one dlt run).
                 "run_rows_per_second": dg.MetadataValue.float(round(rows_this_run / load_seconds, 1) if load_seconds else 0.0),
                 "run_seconds": dg.MetadataValue.float(round(load_seconds, 2)),
+                **{
+                    f"run_{step}_seconds": dg.MetadataValue.float(round(seconds, 2))
+                    for step, seconds in stage_seconds.items()
+                },
+                "first_sync": dg.MetadataValue.bool(name in empty),
             },
         )

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from pathlib import Path
 
 import dlt
+
+# Imported here, before any extraction thread starts: parallel resources importing pyarrow for the
+# first time at once fail with "partially initialized module 'pyarrow'".
+import dlt.common.libs.pyarrow  # noqa: F401
 from dlt.sources.sql_database import sql_database
 
 from studentops_assets.core.urls import sqlalchemy_psycopg2_url
 
+from .load_files import CsvLoadFiles
 from .tables import PLATFORM_TABLES, PlatformTable
 
 SOURCE = "platform"
@@ -38,11 +44,15 @@ def platform_source(
     schema: str = "public",
     backend: str = DEFAULT_BACKEND,
     empty_replicas: Collection[str] = (),
+    load_files_dir: Path | None = None,
 ):
     """One dlt resource per platform table, written to `raw.platform_<table>`.
 
-    Reflection is deferred to extraction, so building the source (at definition load) never connects.
-    Tables named in `empty_replicas` (raw tables with no rows yet) are appended instead of merged on
+    Without `load_files_dir` (definition time) reflection is deferred to extraction, so building the
+    source never connects. With it (a run), the tables are reflected now, in one batched pass, each
+    arrow batch is written as a csv load file in that directory (load_files.py says why), and the
+    tables are read in parallel threads: connectorx and the csv writer release the GIL, and while one
+    table waits on Postgres another is being written (1.08M rows: extract 3.0 s -> 2.2 s). Tables named in `empty_replicas` (raw tables with no rows yet) are appended instead of merged on
     this run: there is nothing to merge with, and a merge would COPY every row into a staging table
     and then insert it again (measured: load 2.6 s -> 1.1 s for the 1.08M-row first sync).
     """
@@ -51,7 +61,9 @@ def platform_source(
     backend_kwargs = {}
     if backend == "connectorx":
         # SQLAlchemy (for reflection) gets the psycopg2 URL; connectorx its own plain postgresql:// one.
-        backend_kwargs = {"conn": credentials, "return_type": "arrow"}
+        # A stream of CHUNK_SIZE-row batches instead of one arrow table per query: memory stays
+        # bounded on a large table, at no measurable cost (1.08M rows: 3.0 s either way).
+        backend_kwargs = {"conn": credentials, "return_type": "arrow_stream"}
     source = sql_database(
         credentials=sqlalchemy_psycopg2_url(credentials),
         schema=schema,
@@ -60,9 +72,10 @@ def platform_source(
         backend_kwargs=backend_kwargs,
         table_adapter_callback=_permissive_columns,
         reflection_level="full_with_precision",
-        defer_table_reflect=True,
+        defer_table_reflect=load_files_dir is None,
         chunk_size=CHUNK_SIZE,
     )
+    to_load_files = CsvLoadFiles(load_files_dir) if load_files_dir is not None else None
     for table in tables:
         hints: dict = {"table_name": table.raw_table, "primary_key": list(table.primary_key)}
         if table.raw_table in empty_replicas and table.disposition != "replace":
@@ -79,5 +92,9 @@ def platform_source(
             hints["incremental"] = dlt.sources.incremental(
                 table.cursor, lag=table.lag_seconds or None, on_cursor_value_missing="include"
             )
-        source.resources[table.name].apply_hints(**hints)
-    return source
+        resource = source.resources[table.name]
+        resource.apply_hints(**hints)
+        if to_load_files is not None:
+            # Appended after the incremental step: only rows past the cursor reach the csv files.
+            resource.add_map(to_load_files)
+    return source.parallelize() if to_load_files is not None else source
