@@ -11,6 +11,7 @@ import dlt
 from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from .postgres_csv import postgres_exact_csv
 from .settings import StudentOpsConfig
 
 # dlt reports anonymous usage to its vendor by default; StudentOps runs offline and sends nothing.
@@ -24,7 +25,8 @@ RAW_DATASET = "raw"
 
 def raw_pipeline(name: str, config: StudentOpsConfig, credentials: str | None = None) -> dlt.Pipeline:
     """A dlt pipeline into `raw`. Without credentials it only describes the assets (definition time)."""
-    destination = dlt.destinations.postgres(credentials=credentials) if credentials else dlt.destinations.postgres()
+    # dlt's Postgres destination, except that csv loads keep '' apart from NULL (postgres_csv.py).
+    destination = postgres_exact_csv(credentials=credentials) if credentials else postgres_exact_csv()
     return dlt.pipeline(
         pipeline_name=f"studentops_{name}",
         destination=destination,
