@@ -205,6 +205,29 @@ def db_url(bi: bool, as_env: bool, database: str) -> None:
 
 
 @main.command()
+@click.option("--students", default=500, show_default=True, help="Platform students in the benchmark's demo data.")
+@click.option("--days", default=180, show_default=True, help="Days of platform activity.")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--repeat", default=3, show_default=True, help="Rounds of COPY + first sync; the best of each is compared.")
+@click.option("--min-ratio", type=float, default=None, help="Exit non-zero if replication reaches less than this share of COPY's throughput.")
+@click.option("--keep", is_flag=True, help="Leave the benchmark's server running (to look at its data).")
+@friendly_errors
+def bench(students: int, days: int, seed: int, repeat: int, min_ratio: float | None, keep: bool) -> None:
+    """Benchmark the platform replication against a raw COPY, in a home of its own under $STUDENTOPS_HOME/bench."""
+    from studentops_assets.bench import run_bench
+
+    if students < 1 or days < 1 or repeat < 1:
+        raise StudentOpsError("--students, --days and --repeat must be at least 1")
+    root = load_config().home / "bench"
+    report, path = run_bench(root, students, days, seed, repeat, keep, click.echo)
+    for line in report.lines():
+        click.echo(line)
+    click.echo(f"results: {path}")
+    if min_ratio is not None and report.throughput_ratio < min_ratio:
+        _fail(f"replication reached {report.throughput_ratio:.0%} of COPY's throughput, below --min-ratio {min_ratio:.0%}")
+
+
+@main.command()
 @friendly_errors
 def stop() -> None:
     """Stop the embedded Postgres (a no-op with STUDENTOPS_DATABASE_URL)."""

@@ -21,6 +21,7 @@ import dlt
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from dlt.common.normalizers.naming.snake_case import NamingConvention
+from dlt.extract.items_transform import MapItem
 
 # dlt names destination columns with its naming convention (snake_case); the csv header must use
 # the same names, since the COPY job refuses a header column the table does not have.
@@ -60,3 +61,11 @@ class CsvLoadFiles:
         path = self.directory / f"{uuid.uuid4().hex}.csv"
         pa_csv.write_csv(item, str(path), write_options=_WRITE_OPTIONS)
         return dlt.mark.with_file_import(str(path), "csv", item.num_rows, hints=item.schema.empty_table())
+
+
+class AfterIncremental(MapItem):
+    """A map step that dlt places after the incremental step (affinity 1) and `add_limit` (1.1).
+    A plain `add_map` is placed before them, so the incremental step would see the csv file
+    markers instead of the rows and never advance its cursor."""
+
+    placement_affinity = 1.5

@@ -7,14 +7,16 @@ from pathlib import Path
 
 import dlt
 
-# Imported here, before any extraction thread starts: parallel resources importing pyarrow for the
-# first time at once fail with "partially initialized module 'pyarrow'".
+# Imported here, before any extraction thread starts: parallel resources importing pyarrow (or
+# pandas, which dlt's incremental step uses on arrow batches) for the first time at once fail with
+# "partially initialized module".
+import dlt.common.libs.pandas  # noqa: F401
 import dlt.common.libs.pyarrow  # noqa: F401
 from dlt.sources.sql_database import sql_database
 
 from studentops_assets.core.urls import sqlalchemy_psycopg2_url
 
-from .load_files import CsvLoadFiles
+from .load_files import AfterIncremental, CsvLoadFiles
 from .tables import PLATFORM_TABLES, PlatformTable
 
 SOURCE = "platform"
@@ -95,6 +97,7 @@ def platform_source(
         resource = source.resources[table.name]
         resource.apply_hints(**hints)
         if to_load_files is not None:
-            # Appended after the incremental step: only rows past the cursor reach the csv files.
-            resource.add_map(to_load_files)
+            # After the incremental step: it filters the rows and advances the cursor, then the
+            # rows it let through become csv files.
+            resource.add_step(AfterIncremental(to_load_files))
     return source.parallelize() if to_load_files is not None else source
