@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
+from dagster._serdes import deserialize_value
 
 from studentops_assets.platform.tables import PLATFORM_TABLES
 
@@ -14,10 +17,23 @@ CONTRACT = yaml.safe_load(
 )
 
 
+# Text that trips csv round trips: the empty string (not NULL), the words NULL and \N, the csv
+# delimiter, quotes, line breaks, tabs, a trailing backslash, non-ASCII.
+AWKWARD_NOTES = ["", " ", "a,b", "line1\nline2\r\nline3", 'say "hi"', "tab\there", "NULL", "\\N",
+                 "Zoë — 学习 🎓", "trailing\\"]
+
+
 @pytest.fixture(scope="module")
 def platform_home(tmp_path_factory) -> Home:
     home = Home(tmp_path_factory.mktemp("platform-home"), free_port())
     home.cli("demo", "--students", "40", "--days", "30", "--seed", "11", "--vault-students", "1")
+    home.query(
+        "insert into user_notes (id, user_id, course_id, material_id, content, created_at, updated_at) "
+        "select gen_random_uuid(), n.user_id, n.course_id, null, v, n.created_at, n.updated_at "
+        "from (select * from user_notes order by id limit 1) n, unnest(%s::text[]) v",
+        (AWKWARD_NOTES,),
+        url=home.db_url("--database", "platform"),
+    )
     result = home.cli("materialize", "--select", "group:platform")
     assert "14/14 assets materialised" in result.stdout
     yield home
@@ -48,6 +64,39 @@ def test_every_table_is_an_exact_copy(platform_home):
     assert platform_home.query("select to_regclass('raw.platform_student_disengagement')") == [(None,)]
 
 
+def latest_materialization(home: Home, raw_table: str) -> dict:
+    """The metadata of the newest materialisation of raw/<raw_table>, from Dagster's event log."""
+    (event,), = home.query(
+        "select event from event_logs where dagster_event_type = 'ASSET_MATERIALIZATION' and asset_key = %s "
+        "order by id desc limit 1",
+        (json.dumps(["raw", raw_table]),),
+        url=home.db_url("--database", "dagster"),
+    )
+    metadata = deserialize_value(event).dagster_event.event_specific_data.materialization.metadata
+    return {name: value.value for name, value in metadata.items()}
+
+
+def test_awkward_text_arrives_unchanged(platform_home):
+    replicated = platform_home.query(
+        "select content from raw.platform_user_notes where content = any(%s) order by content", (AWKWARD_NOTES,)
+    )
+    assert sorted(c for (c,) in replicated) == sorted(AWKWARD_NOTES)
+    # The empty string stays an empty string: csv COPY would otherwise read it as NULL.
+    assert platform_home.query("select count(*) from raw.platform_user_notes where content is null") == [(0,)]
+
+
+def test_first_sync_reports_what_it_read(platform_home):
+    platform_url = platform_home.db_url("--database", "platform")
+    for table in PLATFORM_TABLES:
+        metadata = latest_materialization(platform_home, table.raw_table)
+        (source_rows,), = platform_home.query(f"select count(*) from public.{table.name}", url=platform_url)
+        assert metadata["first_sync"] is True, table.name
+        assert metadata["rows_loaded_this_run"] == source_rows == metadata["dagster/row_count"], table.name
+        assert metadata["run_rows_per_second"] > 0
+        assert set(k for k in metadata if k.startswith("run_") and k.endswith("_seconds")) == {
+            "run_seconds", "run_extract_seconds", "run_normalize_seconds", "run_load_seconds"}
+
+
 def test_changes_at_the_source_replicate_incrementally(platform_home):
     platform_url = platform_home.db_url("--database", "platform")
     (user_id,), = platform_home.query("select id from users where role = 'STUDENT' order by id limit 1", url=platform_url)
@@ -68,6 +117,15 @@ def test_changes_at_the_source_replicate_incrementally(platform_home):
     assert platform_home.query(
         "select amount, action from raw.platform_points_transactions where source_id = 'test:award:1'"
     ) == [(7, "file_completed")]
+    # Only what changed (and the lag window behind each cursor) was read, not the tables again.
+    users = latest_materialization(platform_home, "platform_users")
+    assert users["first_sync"] is False
+    (user_count,), = platform_home.query("select count(*) from raw.platform_users")
+    assert 1 <= users["rows_loaded_this_run"] < user_count / 4
+    ledger = latest_materialization(platform_home, "platform_points_transactions")
+    (ledger_count,), = platform_home.query("select count(*) from raw.platform_points_transactions")
+    assert 1 <= ledger["rows_loaded_this_run"] < ledger_count / 4
+    assert latest_materialization(platform_home, "platform_user_tasks")["rows_deleted_this_run"] == 1
     # Still an exact copy of every table after the incremental run.
     warehouse_url = platform_home.db_url()
     for table in PLATFORM_TABLES:
