@@ -1,7 +1,6 @@
 """`raw/platform_*`: the study platform's database, replicated with dlt (arrow batches, COPY loads)."""
 
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -71,9 +70,10 @@ def raw_platform(context: dg.AssetExecutionContext, dlt: DagsterDltResource, war
     pipeline = raw_pipeline("platform", config, warehouse.dlt_credentials())
     # The csv load files written during extraction (load_files.py) live next to the pipeline, on the
     # same filesystem, so dlt takes them by hard link; the load package keeps its own link.
-    pipelines_dir = Path(pipeline.pipelines_dir)
-    pipelines_dir.mkdir(parents=True, exist_ok=True)
-    load_files_dir = Path(tempfile.mkdtemp(prefix="platform-csv-", dir=pipelines_dir))
+    # One platform run at a time (pool dlt_platform), so a fixed folder is safe; emptying it first
+    # clears what a killed run left behind.
+    load_files_dir = Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}-load-files"
+    shutil.rmtree(load_files_dir, ignore_errors=True)
     started = time.monotonic()
     try:
         source = platform_source(
