@@ -19,6 +19,7 @@ from typing import Any
 
 import dlt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.extract.items_transform import MapItem
@@ -31,6 +32,28 @@ _NAMING = NamingConvention()
 # columns by it), fields quoted only where needed, so NULL is an unquoted empty field and an empty
 # string is `""`.
 _WRITE_OPTIONS = pa_csv.WriteOptions(include_header=True, quoting_style="needed")
+
+
+def _utc_text(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """A time-zone-aware timestamp column as the text Postgres reads for timestamptz, in UTC.
+
+    Arrow's csv writer renders zoned timestamps through its time-zone database, value by value: 85%
+    of the csv writing time of the platform tables (0.53 s for 448k session starts). The instants
+    are stored as UTC whatever the zone, so the same text comes from the zone-free timestamp plus a
+    "Z" (0.2 s)."""
+    wall_clock_utc = column.cast(pa.timestamp(column.type.unit))
+    return pc.binary_join_element_wise(wall_clock_utc.cast(pa.string()), "Z", "")
+
+
+def csv_ready(item: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+    """`item` with dlt's column names and its zoned timestamps as UTC text, ready for the csv writer."""
+    names = [_NAMING.normalize_identifier(name) for name in item.schema.names]
+    columns = [
+        _utc_text(column) if pa.types.is_timestamp(field.type) and field.type.tz else column
+        for field, column in zip(item.schema, item.columns)
+    ]
+    builder = pa.Table if isinstance(item, pa.Table) else pa.RecordBatch
+    return builder.from_arrays(columns, names=names)
 
 
 class CsvLoadFiles:
@@ -55,11 +78,9 @@ class CsvLoadFiles:
         return functools.partial(self._write, item)
 
     def _write(self, item: pa.Table | pa.RecordBatch) -> Any:
-        names = [_NAMING.normalize_identifier(name) for name in item.schema.names]
-        if names != item.schema.names:
-            item = item.rename_columns(names)
         path = self.directory / f"{uuid.uuid4().hex}.csv"
-        pa_csv.write_csv(item, str(path), write_options=_WRITE_OPTIONS)
+        pa_csv.write_csv(csv_ready(item), str(path), write_options=_WRITE_OPTIONS)
+        # The schema hints are the batch's own arrow types: the table gets timestamptz columns, not text.
         return dlt.mark.with_file_import(str(path), "csv", item.num_rows, hints=item.schema.empty_table())
 
 
