@@ -17,3 +17,40 @@ def test_the_same_problem_twice_in_a_file_is_one_quarantine_row():
     batch = QuarantineBatch("zotero")
     batch.record("s1", "lib", [Issue("extra", "not a DOI"), Issue("extra", "not a DOI", "x"), Issue("title", "empty")])
     assert [(i.location, i.reason) for i in batch.files[("s1", "lib")]] == [("extra", "not a DOI"), ("title", "empty")]
+
+
+def test_csv_load_files_write_zoned_timestamps_as_the_same_utc_instants():
+    import csv
+    import datetime as dt
+    import io
+    from zoneinfo import ZoneInfo
+
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    from studentops_assets.platform.load_files import csv_ready
+
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    instants = [
+        dt.datetime(2026, 3, 29, 1, 59, 59, 999999, tzinfo=dt.timezone.utc),  # the night clocks go forward
+        dt.datetime(2026, 10, 25, 2, 30, tzinfo=amsterdam),  # the hour that happens twice
+        dt.datetime(1969, 12, 31, 23, 0, 0, 1, tzinfo=dt.timezone.utc),  # before the epoch
+        None,
+    ]
+    table = pa.table({
+        "Started At": pa.array(instants, type=pa.timestamp("us", tz="Europe/Amsterdam")),
+        "due": pa.array([dt.datetime(2026, 1, 2, 3, 4, 5)] * 3 + [None], type=pa.timestamp("us")),
+        "note": ["", None, 'a,"b"', "x"],
+    })
+    out = io.BytesIO()
+    pa_csv.write_csv(csv_ready(table), out, write_options=pa_csv.WriteOptions(quoting_style="needed"))
+    text = out.getvalue().decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    # dlt's column names, so the COPY job finds every header column in the table.
+    assert rows[0] == ["started_at", "due", "note"]
+    parsed = [dt.datetime.fromisoformat(r[0]) if r[0] else None for r in rows[1:]]
+    assert [p and p.timestamp() for p in parsed] == [i and i.timestamp() for i in instants]
+    assert all(r[0].endswith("Z") for r in rows[1:4])
+    # A zone-free timestamp stays zone-free; NULL is an unquoted empty field, '' a quoted one.
+    assert rows[1][1] == "2026-01-02 03:04:05.000000"
+    assert text.splitlines()[1].endswith(',""') and text.splitlines()[2].endswith(",")
