@@ -74,5 +74,7 @@ with warnings.catch_warnings():
 # process. Steps fork from a server that imported this module; frozen, those objects are left out
 # of every later garbage collection in the steps, which otherwise rescan them over and over (the
 # platform replication spent 40% of building its dlt source in the collector). Python's own advice
-# for processes that fork without exec (see gc.freeze).
+# for processes that fork without exec (see gc.freeze); garbage is collected first, so none of it
+# is frozen with them.
+gc.collect()
 gc.freeze()

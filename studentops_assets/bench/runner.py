@@ -168,19 +168,30 @@ def _vacuum(url: str) -> None:
 def run_bench(
     root: Path, students: int, days: int, seed: int, repeat: int, keep: bool, echo: Callable[[str], None]
 ) -> tuple[BenchReport, Path]:
-    from resources.postgres_server import ready_urls
-    from studentops_assets.core.instance import prepare_dagster_home
-    from studentops_assets.core.settings import load_config
-
     home = root / "home"
     port = _free_port()
     if home.exists():
         _cli(_child_env(home, port), "stop")
         shutil.rmtree(home)
     env = _child_env(home, port)
-    # This process reads the bench home too (config, servers, the Dagster instance).
+    # This process reads the bench home too (config, servers, the Dagster instance) until it returns.
+    saved_environ = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)
+    try:
+        return _run_rounds(root, home, env, students, days, seed, repeat, keep, echo)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_environ)
+
+
+def _run_rounds(
+    root: Path, home: Path, env: dict[str, str], students: int, days: int, seed: int, repeat: int, keep: bool,
+    echo: Callable[[str], None],
+) -> tuple[BenchReport, Path]:
+    from resources.postgres_server import ready_urls
+    from studentops_assets.core.instance import prepare_dagster_home
+    from studentops_assets.core.settings import load_config
 
     echo(f"bench: demo platform with {students} students over {days} days in {home}")
     _cli(env, "demo", "--students", str(students), "--days", str(days), "--seed", str(seed), "--vault-students", "0")
@@ -211,9 +222,13 @@ def run_bench(
         if different := replica_differences(urls.platform, urls.warehouse):
             raise StudentOpsError("replicas differ from the platform after the incremental sync: " + ", ".join(different))
         drop_baseline(urls.warehouse)
-    finally:
+    except BaseException:
         if not keep:
-            _cli(env, "stop")
+            # Stop the server, but report what went wrong in the benchmark, not in the stop.
+            subprocess.run([str(STUDENTOPS), "stop"], env=env, capture_output=True)
+        raise
+    if not keep:
+        _cli(env, "stop")
 
     results = root / "results"
     results.mkdir(parents=True, exist_ok=True)

@@ -23,10 +23,15 @@ os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
 RAW_DATASET = "raw"
 
 
-def raw_pipeline(name: str, config: StudentOpsConfig, credentials: str | None = None) -> dlt.Pipeline:
-    """A dlt pipeline into `raw`. Without credentials it only describes the assets (definition time)."""
-    # dlt's Postgres destination, except that csv loads keep '' apart from NULL (postgres_csv.py).
-    destination = postgres_exact_csv(credentials=credentials) if credentials else postgres_exact_csv()
+def raw_pipeline(
+    name: str, config: StudentOpsConfig, credentials: str | None = None, arrow_csv: bool = False
+) -> dlt.Pipeline:
+    """A dlt pipeline into `raw`. Without credentials it only describes the assets (definition time).
+
+    `arrow_csv`: the pipeline loads csv files written from arrow, whose COPY can keep '' apart from
+    NULL (postgres_csv.py); the other pipelines load dlt's default insert statements."""
+    factory = postgres_exact_csv if arrow_csv else dlt.destinations.postgres
+    destination = factory(credentials=credentials) if credentials else factory()
     return dlt.pipeline(
         pipeline_name=f"studentops_{name}",
         destination=destination,

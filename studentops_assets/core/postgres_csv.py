@@ -1,13 +1,16 @@
-"""dlt's Postgres destination with a csv COPY that keeps empty strings apart from NULLs.
+"""dlt's Postgres destination with a csv COPY that keeps empty strings apart from NULLs in text.
 
 dlt's csv load job runs `COPY ... WITH (FORMAT CSV, NULL '', FORCE_NULL(<every nullable column>))`.
 FORCE_NULL makes a quoted empty field NULL as well, so an empty string at the source ('' in a note's
 text) arrives as NULL: a raw replica that is no longer an exact copy, and a NULL in a column the
-source declares NOT NULL. The csv files StudentOps loads are written by pyarrow (load_files.py, or
-dlt's own arrow csv writer in normalize), which writes NULL as an empty unquoted field and '' as
-`""`: plain CSV-format COPY already reads both correctly, so this job is dlt's without FORCE_NULL.
-Everything else (header-mapped columns, one transaction per file, the unknown-column check) is as
-dlt does it.
+source declares NOT NULL. Files written from arrow (load_files.py, or dlt's own arrow csv writer in
+normalize) write NULL as an empty unquoted field and '' as `""`, which plain CSV-format COPY already
+reads correctly, so this job leaves text columns out of FORCE_NULL.
+
+FORCE_NULL stays where it is needed: on nullable columns that are not text ('' is not a valid
+number, timestamp or json, so there it can only mean NULL), and on dlt's own `_dlt_*` tables, whose
+rows dlt writes from Python objects with a csv writer that renders None as `""`. Data tables of a
+pipeline using this destination must therefore come from arrow, as the platform's do.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from dlt.common.destination.configuration import CsvFormatConfiguration
 from dlt.common.destination.exceptions import DestinationInvalidFileFormat
+from dlt.common.schema.utils import is_nullable_column
 from dlt.common.storages.file_storage import FileStorage
 from dlt.destinations import postgres
 from dlt.destinations.impl.postgres.postgres import PostgresClient, PostgresCsvCopyJob
@@ -31,20 +35,27 @@ class ExactCsvCopyJob(PostgresCsvCopyJob):
             raise DestinationInvalidFileFormat("postgres", "csv", self._file_path, "csv load files need a header line")
         table_name = self.load_table_name
         sep = csv_format.delimiter
-        known = {
-            sql_client.escape_column_name(column["name"], quote=True)
-            for column in client.schema.get_table_columns(table_name).values()
-        }
+        table_columns = client.schema.get_table_columns(table_name)
+        known = {sql_client.escape_column_name(column["name"], quote=True): column for column in table_columns.values()}
+        # dlt names its own tables `_dlt_*` (pipeline state, loads, versions).
+        written_from_objects = table_name.startswith("_dlt")
         with FileStorage.open_zipsafe_ro(self._file_path, "rb") as f:
             header = f.readline().decode(csv_format.encoding).strip()
             columns = [sql_client.escape_column_name(name.strip('"'), quote=True) for name in header.split(sep)]
-            if unknown := set(columns) - known:
+            if unknown := set(columns) - known.keys():
                 raise DestinationInvalidFileFormat(
                     "postgres", "csv", self._file_path, f"headers {sorted(unknown)} are not columns of {table_name}"
                 )
+            force_null = [
+                name
+                for name in columns
+                if is_nullable_column(known[name]) and (written_from_objects or known[name].get("data_type") != "text")
+            ]
+            force_null_option = f"FORCE_NULL({','.join(force_null)}), " if force_null else ""
             copy_sql = (
                 f"COPY {sql_client.make_qualified_table_name(table_name)} ({','.join(columns)}) "
-                f"FROM STDIN WITH (FORMAT CSV, DELIMITER '{sep}', NULL '', ENCODING '{csv_format.encoding}')"
+                f"FROM STDIN WITH (FORMAT CSV, DELIMITER '{sep}', NULL '', {force_null_option}"
+                f"ENCODING '{csv_format.encoding}')"
             )
             with sql_client.begin_transaction():
                 with sql_client.native_connection.cursor() as cursor:

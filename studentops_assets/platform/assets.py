@@ -42,7 +42,7 @@ def extracted_row_counts(extract_info) -> dict[str, int]:
 @dlt_assets(
     # Definition time only needs the table list; nothing connects until the asset runs.
     dlt_source=platform_source("postgresql://definition-only@127.0.0.1/platform"),
-    dlt_pipeline=raw_pipeline("platform", load_config()),
+    dlt_pipeline=raw_pipeline("platform", load_config(), arrow_csv=True),
     name="raw_platform",
     dagster_dlt_translator=translator,
     pool="dlt_platform",
@@ -67,7 +67,7 @@ def raw_platform(context: dg.AssetExecutionContext, dlt: DagsterDltResource, war
         return
     with warehouse.connection() as conn:
         empty = empty_replicas(conn, [BY_RAW_TABLE[k.path[-1]] for k in context.selected_asset_keys])
-    pipeline = raw_pipeline("platform", config, warehouse.dlt_credentials())
+    pipeline = raw_pipeline("platform", config, warehouse.dlt_credentials(), arrow_csv=True)
     # The csv load files written during extraction (load_files.py) live next to the pipeline, on the
     # same filesystem, so dlt takes them by hard link; the load package keeps its own link.
     # One platform run at a time (pool dlt_platform), so a fixed folder is safe; emptying it first

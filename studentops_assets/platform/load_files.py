@@ -24,9 +24,10 @@ import pyarrow.csv as pa_csv
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.extract.items_transform import MapItem
 
-# dlt names destination columns with its naming convention (snake_case); the csv header must use
-# the same names, since the COPY job refuses a header column the table does not have.
-_NAMING = NamingConvention()
+# dlt names destination columns with its naming convention (snake_case, cut to Postgres' 63-byte
+# identifiers); the csv header must use the same names, since the COPY job refuses a header column
+# the table does not have.
+_NAMING = NamingConvention(max_length=63)
 
 # The same options dlt's own ArrowToCsvWriter uses for Postgres: a header line (the COPY job maps
 # columns by it), fields quoted only where needed, so NULL is an unquoted empty field and an empty
