@@ -59,8 +59,12 @@ _merged = dg.Definitions.merge(
         },
         # Two cores: at most two steps of one run at a time. Steps fork from a server that has
         # imported this code location once; spawning each step afresh re-imported dagster, dlt and
-        # the dbt manifest per step, which cost more than most steps themselves.
-        executor=dg.multiprocess_executor.configured({"max_concurrent": 2, "start_method": {"forkserver": {}}}),
+        # the dbt manifest per step (3 s), which cost more than most steps themselves. The module is
+        # named explicitly: with `forkserver: {}` Dagster 1.13 reads the missing `preload_modules`
+        # as an empty list and preloads nothing of ours.
+        executor=dg.multiprocess_executor.configured(
+            {"max_concurrent": 2, "start_method": {"forkserver": {"preload_modules": [__name__]}}}
+        ),
     ),
 )
 

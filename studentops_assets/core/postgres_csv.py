@@ -75,8 +75,14 @@ class postgres_exact_csv(postgres):  # noqa: N801 - dlt's destination factories 
 
     Named "postgres" so configuration sections, metadata and the dlt state read as before."""
 
-    def __init__(self, *args: Any, destination_name: str | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, destination_name=destination_name or "postgres", **kwargs)
+    def __init__(
+        self, *args: Any, destination_name: str | None = None, csv_format: CsvFormatConfiguration | None = None, **kwargs: Any
+    ) -> None:
+        # The csv dialect is pinned to dlt's defaults (comma, header, quoted where needed, UTF-8):
+        # it is what the arrow load files are written in (load_files.py), whatever else is configured.
+        super().__init__(
+            *args, destination_name=destination_name or "postgres", csv_format=csv_format or CsvFormatConfiguration(), **kwargs
+        )
 
     @property
     def client_class(self) -> type[PostgresClient]:
