@@ -134,6 +134,41 @@ def test_changes_at_the_source_replicate_incrementally(platform_home):
         ), table.name
 
 
+def test_a_failed_load_loses_and_duplicates_nothing_on_rerun(platform_home):
+    platform_url = platform_home.db_url("--database", "platform")
+    (user_id,), = platform_home.query("select id from users where role = 'STUDENT' order by id desc limit 1", url=platform_url)
+    platform_home.query(
+        "insert into points_transactions (id, user_id, amount, action, reason, source_id, created_at) "
+        "values (gen_random_uuid(), %s, 3, 'file_completed', 'during outage', 'test:outage:1', now());"
+        "update users set name = 'Renamed During Outage', updated_at = now() where id = %s",
+        (user_id, user_id),
+        url=platform_url,
+    )
+    # The warehouse refuses the ledger's rows: the load fails after extraction has read the changes.
+    platform_home.query(
+        "create function raw.refuse() returns trigger language plpgsql as $$ "
+        "begin raise exception 'warehouse refuses the ledger'; end $$;"
+        "create trigger refuse before insert on raw.platform_points_transactions "
+        "for each statement execute function raw.refuse()"
+    )
+    try:
+        failed = platform_home.cli("materialize", "--select", "group:platform", check=False)
+    finally:
+        platform_home.query("drop trigger refuse on raw.platform_points_transactions; drop function raw.refuse()")
+    assert failed.returncode != 0
+    assert platform_home.query("select count(*) from raw.platform_points_transactions where source_id = 'test:outage:1'") == [(0,)]
+
+    # The cursors did not move past what never arrived: the rerun brings it, once.
+    platform_home.cli("materialize", "--select", "group:platform")
+    assert platform_home.query("select count(*) from raw.platform_points_transactions where source_id = 'test:outage:1'") == [(1,)]
+    assert platform_home.query("select name from raw.platform_users where id = %s", (str(user_id),)) == [("Renamed During Outage",)]
+    warehouse_url = platform_home.db_url()
+    for table in PLATFORM_TABLES:
+        assert table_digest(platform_home, warehouse_url, table.name, False) == table_digest(
+            platform_home, platform_url, table.name, True
+        ), table.name
+
+
 def test_rerun_changes_nothing(platform_home):
     before = table_fingerprints(platform_home, schemas=("raw",))
     platform_home.cli("materialize", "--select", "group:platform")
