@@ -11,7 +11,7 @@ import dlt
 from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from .postgres_csv import postgres_exact_csv
+from .postgres_destination import postgres_exact_csv, postgres_serialized_schema
 from .settings import StudentOpsConfig
 
 # dlt reports anonymous usage to its vendor by default; StudentOps runs offline and sends nothing.
@@ -28,9 +28,10 @@ def raw_pipeline(
 ) -> dlt.Pipeline:
     """A dlt pipeline into `raw`. Without credentials it only describes the assets (definition time).
 
-    `arrow_csv`: the pipeline loads csv files written from arrow, whose COPY can keep '' apart from
-    NULL (postgres_csv.py); the other pipelines load dlt's default insert statements."""
-    factory = postgres_exact_csv if arrow_csv else dlt.destinations.postgres
+    All of them change schemas one at a time (postgres_destination.py). `arrow_csv`: the pipeline
+    loads csv files written from arrow, whose COPY keeps '' apart from NULL; the other pipelines load
+    dlt's default insert statements."""
+    factory = postgres_exact_csv if arrow_csv else postgres_serialized_schema
     destination = factory(credentials=credentials) if credentials else factory()
     return dlt.pipeline(
         pipeline_name=f"studentops_{name}",

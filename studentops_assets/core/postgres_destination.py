@@ -1,4 +1,13 @@
-"""dlt's Postgres destination with a csv COPY that keeps empty strings apart from NULLs in text.
+"""dlt's Postgres destination as StudentOps uses it: schema changes one at a time, and (for
+pipelines that load arrow-written csv) a COPY that keeps empty strings apart from NULLs in text.
+
+Every raw pipeline shares the `raw` and `raw_staging` schemas and dlt's bookkeeping tables in them
+(`_dlt_version`, `_dlt_loads`, `_dlt_pipeline_state`). dlt creates those with `CREATE SCHEMA/TABLE IF
+NOT EXISTS`, which Postgres does not make safe against a concurrent twin: two loaders running at
+once on a new warehouse failed with `duplicate key value violates unique constraint
+"pg_type_typname_nsp_index"`. The client below holds a Postgres advisory lock (on a connection of its
+own) while dlt prepares
+storage and migrates schemas, so those steps run one at a time; the loads themselves stay parallel.
 
 dlt's csv load job runs `COPY ... WITH (FORMAT CSV, NULL '', FORCE_NULL(<every nullable column>))`.
 FORCE_NULL makes a quoted empty field NULL as well, so an empty string at the source ('' in a note's
@@ -15,8 +24,11 @@ pipeline using this destination must therefore come from arrow, as the platform'
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg2
 from dlt.common.destination.configuration import CsvFormatConfiguration
 from dlt.common.destination.exceptions import DestinationInvalidFileFormat
 from dlt.common.schema.utils import is_nullable_column
@@ -62,7 +74,51 @@ class ExactCsvCopyJob(PostgresCsvCopyJob):
                     cursor.copy_expert(copy_sql, f, size=1 << 20)
 
 
-class ExactCsvPostgresClient(PostgresClient):
+# pg_advisory_lock key for dlt's schema changes in the warehouse (any constant, unique to this use).
+SCHEMA_CHANGE_LOCK = 0x5354_4F50_444C_5431 & 0x7FFF_FFFF_FFFF_FFFF
+
+
+class SerializedSchemaPostgresClient(PostgresClient):
+    """dlt's Postgres client whose storage preparation and schema migration hold a lock."""
+
+    @contextmanager
+    def _schema_change_lock(self) -> Iterator[None]:
+        # On a connection of its own: dlt resets its connection after a failed query (it probes
+        # for `_dlt_version` before creating it), and psycopg2's reset runs DISCARD ALL, which
+        # drops the session's advisory locks.
+        lock_conn = psycopg2.connect(self.config.credentials.to_native_representation(), connect_timeout=10)
+        try:
+            lock_conn.autocommit = True
+            with lock_conn.cursor() as cur:
+                cur.execute("select pg_advisory_lock(%s)", (SCHEMA_CHANGE_LOCK,))
+            yield
+        finally:
+            lock_conn.close()  # ending the session releases the lock
+
+    def initialize_storage(self, truncate_tables: Any = None) -> None:
+        with self._schema_change_lock():
+            super().initialize_storage(truncate_tables)
+
+    def update_stored_schema(self, *args: Any, **kwargs: Any) -> Any:
+        # Under the lock dlt looks at the tables again, so it creates nothing a concurrent run just did.
+        with self._schema_change_lock():
+            return super().update_stored_schema(*args, **kwargs)
+
+
+class postgres_serialized_schema(postgres):  # noqa: N801 - dlt's destination factories are lower-case
+    """`dlt.destinations.postgres` with schema changes one at a time (module docstring).
+
+    Named "postgres" so configuration sections, metadata and the dlt state read as before."""
+
+    def __init__(self, *args: Any, destination_name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, destination_name=destination_name or "postgres", **kwargs)
+
+    @property
+    def client_class(self) -> type[PostgresClient]:
+        return SerializedSchemaPostgresClient
+
+
+class ExactCsvPostgresClient(SerializedSchemaPostgresClient):
     def create_load_job(self, table: Any, file_path: str, load_id: str, restore: bool = False) -> Any:
         job = super().create_load_job(table, file_path, load_id, restore)
         if type(job) is PostgresCsvCopyJob:
@@ -70,7 +126,7 @@ class ExactCsvPostgresClient(PostgresClient):
         return job
 
 
-class postgres_exact_csv(postgres):  # noqa: N801 - dlt's destination factories are lower-case
+class postgres_exact_csv(postgres_serialized_schema):  # noqa: N801
     """`dlt.destinations.postgres` whose csv loads keep '' and NULL apart (see the module docstring).
 
     Named "postgres" so configuration sections, metadata and the dlt state read as before."""
