@@ -5,9 +5,9 @@ Every raw pipeline shares the `raw` and `raw_staging` schemas and dlt's bookkeep
 (`_dlt_version`, `_dlt_loads`, `_dlt_pipeline_state`). dlt creates those with `CREATE SCHEMA/TABLE IF
 NOT EXISTS`, which Postgres does not make safe against a concurrent twin: two loaders running at
 once on a new warehouse failed with `duplicate key value violates unique constraint
-"pg_type_typname_nsp_index"`. The client below holds a Postgres advisory lock (on a connection of its
-own) while dlt prepares
-storage and migrates schemas, so those steps run one at a time; the loads themselves stay parallel.
+"pg_type_typname_nsp_index"`. The client below holds a Postgres advisory lock (on a connection of
+its own) while dlt prepares storage and migrates schemas, so those steps run one at a time; the
+loads themselves stay parallel.
 
 dlt's csv load job runs `COPY ... WITH (FORMAT CSV, NULL '', FORCE_NULL(<every nullable column>))`.
 FORCE_NULL makes a quoted empty field NULL as well, so an empty string at the source ('' in a note's
