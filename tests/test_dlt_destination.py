@@ -43,7 +43,9 @@ def test_loaders_starting_together_on_a_new_dataset_all_succeed(new_home, tmp_pa
     home, warehouse = new_home()
     url = warehouse.url()
     dataset = f"concurrent_{uuid.uuid4().hex[:8]}"
-    context = multiprocessing.get_context("fork")
+    # spawn, not fork: the test process has threads (pytest-xdist), and a forked child can inherit
+    # a lock one of them held and hang.
+    context = multiprocessing.get_context("spawn")
     with multiprocessing.Manager() as manager:
         barrier = manager.Barrier(LOADERS)
         with context.Pool(LOADERS) as pool:
