@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -33,12 +34,19 @@ def raw_pipeline(
     dlt's default insert statements."""
     factory = postgres_exact_csv if arrow_csv else postgres_serialized_schema
     destination = factory(credentials=credentials) if credentials else factory()
-    return dlt.pipeline(
-        pipeline_name=f"studentops_{name}",
-        destination=destination,
-        dataset_name=RAW_DATASET,
-        pipelines_dir=str(config.home / "dlt"),
-    )
+    pipelines_dir = config.home / "dlt"
+    pipelines_dir.mkdir(parents=True, exist_ok=True)
+    # dlt creates a new pipeline's working folder with exist_ok=False: two processes loading the
+    # definitions at once on a new home (pytest workers, webserver and daemon) raced to create it
+    # and one failed with FileExistsError. One process at a time creates or opens a pipeline.
+    with open(pipelines_dir / ".pipelines.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return dlt.pipeline(
+            pipeline_name=f"studentops_{name}",
+            destination=destination,
+            dataset_name=RAW_DATASET,
+            pipelines_dir=str(pipelines_dir),
+        )
 
 
 def create_table_once(state: dict[str, Any]) -> Iterator[Any]:
