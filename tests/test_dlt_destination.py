@@ -48,8 +48,14 @@ def test_loaders_starting_together_on_a_new_dataset_all_succeed(new_home, tmp_pa
     context = multiprocessing.get_context("spawn")
     with multiprocessing.Manager() as manager:
         barrier = manager.Barrier(LOADERS)
-        with context.Pool(LOADERS) as pool:
+        # close + join, not the context manager's terminate: dlt traps SIGTERM in the workers for a
+        # graceful shutdown, so a terminated pool waits on them for ever.
+        pool = context.Pool(LOADERS)
+        try:
             outcomes = pool.map(_load, [(url, dataset, i, str(tmp_path / "dlt"), barrier) for i in range(LOADERS)])
+        finally:
+            pool.close()
+            pool.join()
     assert outcomes == ["ok"] * LOADERS
     tables = home.query(
         "select table_name from information_schema.tables where table_schema = %s order by 1", (dataset,)
