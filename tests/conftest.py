@@ -6,6 +6,7 @@ go through a Dagster instance stored in that server, dbt and dlt run for real.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import socket
@@ -136,3 +137,53 @@ def new_home(tmp_path_factory):
     yield make
     for home in made:
         home.stop()
+
+
+# One materialised demo for the whole test session, shared by every xdist worker: built once under a
+# file lock in the session's base temp folder, reused by every test that only reads the warehouse,
+# the ML scores, the embeddings or the digests. Tests that change data make a home of their own.
+# Long enough for an honest time-based holdout of the churn model (training windows, a 60-day label
+# horizon and a test window) and for a rolling-origin forecast backtest.
+SHARED_DEMO_ARGS = ("demo", "--students", "300", "--days", "300", "--seed", "11", "--vault-students", "3",
+                    "--end-date", "2026-11-15")
+
+
+def _shared_root(tmp_path_factory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's basetemp is <session root>/popen-gw<N>: share the session root.
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def shared_demo(tmp_path_factory) -> Home:
+    """The demo, materialised once (whole graph). Read it; never write to it."""
+    root = _shared_root(tmp_path_factory) / "shared-demo"
+    root.mkdir(exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        port_file, done = root / "port", root / "materialized"
+        if port_file.exists():
+            home = Home(root / "home", int(port_file.read_text()))
+        else:
+            home = Home(root / "home", free_port())
+            home.path.mkdir()
+            port_file.write_text(str(home.port))
+        if not done.exists():
+            home.cli(*SHARED_DEMO_ARGS)
+            result = home.cli("materialize", timeout=1800)
+            (root / "materialize.out").write_text(result.stdout + result.stderr)
+            done.write_text("ok")
+    return home
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # The shared demo's server outlives each worker's session; the controller (or a run without
+    # xdist) stops it once everything is done.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    base = session.config._tmp_path_factory.getbasetemp() if hasattr(session.config, "_tmp_path_factory") else None
+    if base is None:
+        return
+    root = base / "shared-demo"
+    if (root / "port").exists():
+        Home(root / "home", int((root / "port").read_text())).stop()

@@ -24,3 +24,24 @@ create table if not exists meta.quarantine (
 );
 comment on table meta.quarantine is
     'Files and records that could not be loaded, with where they came from and why.';
+
+-- Alerts raised by the graph (students entering the high churn tier, failed runs, failed freshness
+-- policies), read by the staff digest and by the run-failure notifier. At most one open alert per
+-- (alert_type, entity): raising an alert that is already open changes nothing.
+create table if not exists meta.alerts (
+    alert_id        bigint generated always as identity primary key,
+    alert_type      text        not null,
+    severity        text        not null check (severity in ('info', 'warning', 'critical')),
+    entity_type     text        not null,
+    entity_id       text        not null,
+    status          text        not null default 'open' check (status in ('open', 'acknowledged', 'resolved')),
+    summary         text        not null,
+    details         jsonb       not null default '{}'::jsonb,
+    created_at      timestamptz not null default now(),
+    acknowledged_at timestamptz,
+    resolved_at     timestamptz
+);
+create unique index if not exists alerts_one_open_per_entity
+    on meta.alerts (alert_type, entity_type, entity_id) where status <> 'resolved';
+comment on table meta.alerts is
+    'Alerts raised by the graph: type, severity, the entity concerned, open/acknowledged/resolved.';
