@@ -1,4 +1,11 @@
-"""`studentops_bi`: the read-only role BI tools connect with. It reads `marts` and `ml`, nothing else."""
+"""`studentops_bi`: the read-only role BI tools connect with. It reads `marts` and `ml`, nothing else.
+
+The grant model is "marts + ml readable, nothing else": a schema is unreadable unless it is listed in
+READABLE_SCHEMAS, so a schema another domain adds later (private tables) stays closed without a
+change here. Personal data (e-mail, names) lives in `private`, never in marts. Beyond reading, the
+role can do nothing: no TEMP tables (even inside `BEGIN READ WRITE`), no CREATE anywhere, and no
+CONNECT to any other database of the server (dagster, platform, postgres).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +22,7 @@ from .postgres_server import PgParams, ServerUrls, connect
 
 BI_ROLE = "studentops_bi"
 READABLE_SCHEMAS = ("marts", "ml")
-HIDDEN_SCHEMAS = ("raw", "staging", "snapshots", "meta")
+HIDDEN_SCHEMAS = ("raw", "staging", "snapshots", "meta", "private", "public")
 
 
 def _bi_password(config: StudentOpsConfig, urls: ServerUrls) -> str:
@@ -58,9 +65,19 @@ def ensure_bi_role(config: StudentOpsConfig, urls: ServerUrls) -> str:
                 )
             # Even a grant added by mistake later cannot turn into a write.
             cur.execute(sql.SQL("alter role {} set default_transaction_read_only = on").format(role))
-            cur.execute(sql.SQL("grant connect on database {} to {}").format(sql.Identifier(app.database), role))
+            warehouse_db = sql.Identifier(app.database)
+            # PUBLIC holds TEMP and CONNECT on every new database by default; the BI role inherits
+            # them through PUBLIC whatever is revoked from it directly. Take them back from PUBLIC
+            # (only roles with explicit grants, the owner and superusers keep them).
+            cur.execute(sql.SQL("revoke temporary on database {} from public").format(warehouse_db))
+            cur.execute(sql.SQL("revoke temporary on database {} from {}").format(warehouse_db, role))
+            cur.execute(sql.SQL("grant connect on database {} to {}").format(warehouse_db, role))
+            if urls.embedded is None:
+                _close_other_databases(cur, app.database, app.user)
             for schema in HIDDEN_SCHEMAS:
-                cur.execute(sql.SQL("revoke all on schema {} from {}").format(sql.Identifier(schema), role))
+                cur.execute("select 1 from pg_namespace where nspname = %s", (schema,))
+                if cur.fetchone() is not None:
+                    cur.execute(sql.SQL("revoke all on schema {} from {}").format(sql.Identifier(schema), role))
             for schema in READABLE_SCHEMAS:
                 ident = sql.Identifier(schema)
                 cur.execute(sql.SQL("grant usage on schema {} to {}").format(ident, role))
@@ -71,4 +88,45 @@ def ensure_bi_role(config: StudentOpsConfig, urls: ServerUrls) -> str:
                 )
     finally:
         conn.close()
+    if urls.embedded is not None:
+        # The embedded server's `postgres` database belongs to the superuser: close it (and the
+        # others) over the superuser's owner-only socket.
+        conn = connect(urls.embedded.superuser_dsn())
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                _close_other_databases(cur, app.database, app.user)
+        finally:
+            conn.close()
     return PgParams(app.host, app.port, BI_ROLE, password, app.database).url()
+
+
+def _close_other_databases(cur, warehouse: str, app_user: str) -> None:
+    """No CONNECT (nor TEMP) on any database but the warehouse, for the BI role and for PUBLIC, which
+    it would otherwise inherit them from. The app role keeps what it needs: it owns dagster and
+    platform, and is granted CONNECT explicitly where it is not the owner."""
+    role = sql.Identifier(BI_ROLE)
+    for other, owned_by_app in _other_databases(cur, warehouse, app_user):
+        ident = sql.Identifier(other)
+        if not owned_by_app:
+            cur.execute(sql.SQL("grant connect on database {} to {}").format(ident, sql.Identifier(app_user)))
+        cur.execute(sql.SQL("revoke connect, temporary on database {} from public").format(ident))
+        cur.execute(sql.SQL("revoke all on database {} from {}").format(ident, role))
+
+
+def _other_databases(cur, warehouse: str, app_user: str) -> list[tuple[str, bool]]:
+    """The server's other databases whose privileges this connection may change (it owns them, or is
+    a superuser): on the embedded server that is every one (dagster, platform, postgres); on a shared
+    external server, only those StudentOps' role owns; other owners' databases are theirs to close."""
+    cur.execute(
+        """
+        select d.datname, pg_get_userbyid(d.datdba) = %s
+        from pg_database as d
+        where not d.datistemplate and d.datname <> %s
+          and ((select rolsuper from pg_roles where rolname = current_user)
+               or pg_has_role(current_user, d.datdba, 'USAGE'))
+        order by 1
+        """,
+        (app_user, warehouse),
+    )
+    return [(name, bool(owned)) for name, owned in cur.fetchall()]

@@ -85,6 +85,10 @@ def demo(students: int, days: int, seed: int, vault_students: int, end_date, for
         raise StudentOpsError("--students and --days must be at least 1")
     config, urls = _ready()
     ensure_database(urls, urls.platform)
+    if urls.embedded is not None:
+        from resources.bi_role import ensure_bi_role
+
+        ensure_bi_role(config, urls)  # the platform database is new: close it to the BI role too
     if not force:
         _refuse_real_platform(urls.platform)
     click.echo(f"studentops: generating demo data in {config.home} (students={students}, days={days}, seed={seed})")

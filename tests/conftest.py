@@ -19,6 +19,15 @@ import psycopg2
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Tests never depend on the caller's environment: a STUDENTOPS_PG_PORT exported for a busy port (the
+# README's advice), a STUDENTOPS_HOME or DAGSTER_HOME would make every test home share one server.
+# Subprocesses get a clean environment from Home.env(); this scrubs the test process itself, where
+# in-process WarehouseResource / load_config() calls read the same variables.
+# STUDENTOPS_UPDATE_SNAPSHOTS is the suite's own switch, not the environment under test.
+_KEEP = {"STUDENTOPS_UPDATE_SNAPSHOTS"}
+for _name in [n for n in os.environ if n.startswith(("STUDENTOPS_", "DAGSTER_")) and n not in _KEEP]:
+    del os.environ[_name]
 STUDENTOPS = Path(sys.executable).with_name("studentops")
 
 

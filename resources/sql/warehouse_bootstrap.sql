@@ -45,3 +45,13 @@ create unique index if not exists alerts_one_open_per_entity
     on meta.alerts (alert_type, entity_type, entity_id) where status <> 'resolved';
 comment on table meta.alerts is
     'Alerts raised by the graph: type, severity, the entity concerned, open/acknowledged/resolved.';
+
+-- When the citation cache last asked about a DOI whose answer did not change (still not found, still
+-- unreachable): raw.citation_cache keeps the row as it was (a rerun against the same outside world
+-- changes no raw row), and the next look-up waits its TTL from here rather than from fetched_at.
+create table if not exists meta.citation_rechecks (
+    doi        text        primary key,
+    checked_at timestamptz not null
+);
+comment on table meta.citation_rechecks is
+    'Last re-check of each unresolved DOI whose answer was unchanged (the cache row was left as it was).';

@@ -16,7 +16,15 @@ from studentops_assets.core.raw_loads import QuarantineFlusher, raw_table_stats
 from studentops_assets.core.settings import load_config
 
 from .citation_cache import SOURCE as CACHE_SOURCE
-from .citation_cache import CacheStats, Resolver, cached_states, citation_cache_source, plan_lookups, seen_dois
+from .citation_cache import (
+    CacheStats,
+    Resolver,
+    cached_states,
+    citation_cache_source,
+    plan_lookups,
+    record_rechecks,
+    seen_dois,
+)
 from .sources import BIBTEX_SOURCE, RIS_SOURCE, InboxSpec, InboxStats, bibtex_source, ris_source
 
 GROUP = "references"
@@ -156,6 +164,8 @@ def raw_citation_cache(
     )
     pipeline = raw_pipeline(CACHE_SOURCE, config, warehouse.dlt_credentials())
     results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
+    with warehouse.connection() as conn:
+        record_rechecks(conn, stats.rechecked, started)
     table_stats = raw_table_stats(warehouse, "citation_cache", CACHE_SOURCE, per_student=False)
     resolved_total = retracted_total = 0
     if table_stats.rows:
@@ -180,6 +190,7 @@ def raw_citation_cache(
                 "resolved_this_run": dg.MetadataValue.int(stats.resolved),
                 "unresolved_this_run": dg.MetadataValue.int(stats.unresolved),
                 "kept_previous_on_failure": dg.MetadataValue.int(stats.kept_previous),
+                "unchanged_failures": dg.MetadataValue.int(stats.unchanged_failures),
                 "deferred_to_next_run": dg.MetadataValue.int(plan.deferred),
                 "max_lookups_per_run": dg.MetadataValue.int(scholarly_apis.max_lookups_per_run),
                 "resolved_by_provider": dg.MetadataValue.json(stats.by_provider),

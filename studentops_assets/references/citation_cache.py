@@ -10,7 +10,8 @@ A lookup asks OpenAlex; when OpenAlex has no answer (404, or failure after its r
 asked. Both 404: resolved=false, "not found". Any other failure (offline, 5xx, 429 or timeouts after
 the client's retries): resolved=false with both providers' reasons; the run still succeeds. A row
 that is already resolved is only ever replaced by a newer resolution: a failed re-check keeps the
-old metadata and is retried on the next run.
+old metadata and is retried on the next run. An unresolved row whose re-check fails for the same
+reason is not rewritten (a rerun against the same outside world changes no row); the re-check time goes to meta.citation_rechecks, and the TTL runs from there.
 
 The cache is shared by all students (a DOI's metadata does not depend on who cites it), so the
 table has no student_id: who cites what is in the source tables.
@@ -56,7 +57,7 @@ COLUMNS: dict[str, dict[str, Any]] = {
     "provider_id": {"data_type": "text", "description": "OpenAlex Work id, or the DOI as Crossref has it"},
     "provider_updated_at": {"data_type": "text", "description": "Version marker: the provider's own update stamp"},
     "failure_reason": {"data_type": "text", "description": "Why the DOI is unresolved, per provider"},
-    "fetched_at": {"data_type": "timestamp", "nullable": False, "description": "When this answer was fetched"},
+    "fetched_at": {"data_type": "timestamp", "nullable": False, "description": "When this answer was first fetched (asking again and getting the same failure leaves the row as it is)"},
     "_record": {"data_type": "json", "description": "The provider's JSON (or both providers' failures)"},
     "_source": {"data_type": "text", "description": "Always 'citation_cache'"},
     "_loaded_at": {"data_type": "timestamp", "description": "When the run that loaded this row started"},
@@ -67,6 +68,7 @@ COLUMNS: dict[str, dict[str, Any]] = {
 class Cached:
     resolved: bool
     fetched_at: dt.datetime
+    failure_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class CacheStats:
     resolved: int = 0
     unresolved: int = 0
     kept_previous: int = 0
+    unchanged_failures: int = 0
+    rechecked: list[str] = field(default_factory=list)
     by_provider: dict[str, int] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=lambda: {openalex.PROVIDER: 0, crossref.PROVIDER: 0})
 
@@ -122,8 +126,28 @@ def cached_states(conn) -> dict[str, Cached]:
         cur.execute("select to_regclass('raw.citation_cache') is not null")
         if not cur.fetchone()[0]:
             return {}
-        cur.execute("select doi, resolved, fetched_at from raw.citation_cache")
-        return {doi: Cached(bool(resolved), fetched_at) for doi, resolved, fetched_at in cur.fetchall()}
+        cur.execute("select to_regclass('meta.citation_rechecks') is not null")
+        rechecks = cur.fetchone()[0]
+        # The TTL runs from the last time the DOI was asked: fetched_at, or a later re-check that got
+        # the same failure and left the row alone.
+        cur.execute(
+            "select c.doi, c.resolved, greatest(c.fetched_at, r.checked_at), c.failure_reason from raw.citation_cache c "
+            + ("left join meta.citation_rechecks r using (doi)" if rechecks else "cross join (select null::timestamptz as checked_at) r")
+        )
+        return {doi: Cached(bool(resolved), asked_at, reason) for doi, resolved, asked_at, reason in cur.fetchall()}
+
+
+def record_rechecks(conn, dois: list[str], checked_at: dt.datetime) -> None:
+    """Remember when unchanged failures were asked again (see meta.citation_rechecks)."""
+    if not dois:
+        return
+    with conn.cursor() as cur:
+        cur.execute(
+            "insert into meta.citation_rechecks (doi, checked_at) select unnest(%s::text[]), %s "
+            "on conflict (doi) do update set checked_at = excluded.checked_at",
+            (dois, checked_at),
+        )
+    conn.commit()
 
 
 def plan_lookups(seen: set[str], cached: dict[str, Cached], now: dt.datetime, apis: ScholarlyApisResource) -> Plan:
@@ -167,7 +191,8 @@ class Resolver:
         self.client = apis.http_client()
         self._sleep = sleep
         self._last_request = 0.0
-        self._unreachable: set[str] = set()
+        # provider -> the reason every DOI gets once the provider proved unreachable in this run.
+        self._unreachable: dict[str, str] = {}
 
     def _pace(self) -> None:
         wait = self._last_request + self.apis.min_interval_seconds - time.monotonic()
@@ -179,13 +204,17 @@ class Resolver:
         if provider in self._unreachable:
             # Offline, or the provider is down: after one DOI has used up every retry on a connection
             # failure, the rest of this run does not wait through the same retries again. Those DOIs
-            # are unresolved with this reason and retried after the unresolved TTL.
-            return Lookup("failed", reason="not asked: unreachable earlier in this run")
+            # are unresolved and retried after the unresolved TTL.
+            return Lookup("failed", reason=self._unreachable[provider])
         self._pace()
         self.stats.requests[provider] += 1
         lookup = fetch(self.apis, self.client, doi)
         if lookup.outcome == "failed" and lookup.status is None and (lookup.reason or "").startswith(UNREACHABLE_REASONS):
-            self._unreachable.add(provider)
+            # The DOI that found the outage and the ones after it get the same reason: a row must
+            # not depend on the order in which DOIs were asked, or a rerun in the same outage would
+            # rewrite rows that say nothing new.
+            self._unreachable[provider] = f"unreachable this run: {lookup.reason}"
+            return Lookup("failed", reason=self._unreachable[provider])
         return lookup
 
     def resolve(self, doi: str) -> Resolution:
@@ -215,6 +244,13 @@ def cache_rows(plan: Plan, resolver: Resolver, quarantine: QuarantineBatch, load
         previous = plan.cached.get(doi)
         if not result.resolved and previous is not None and previous.resolved:
             stats.kept_previous += 1
+            continue
+        if not result.resolved and previous is not None and previous.failure_reason == result.failure_reason:
+            # The same failure as last time (still not found, still offline): the row already says
+            # so. Rewriting it would only move fetched_at, and a rerun against the same outside world
+            # changes no row. When it was asked goes to meta.citation_rechecks instead.
+            stats.unchanged_failures += 1
+            stats.rechecked.append(doi)
             continue
         row = {
             "_natural_key": doi,

@@ -261,16 +261,33 @@ def test_offline_never_fails_the_run(cache_home):
     offline = ScholarlyApisResource(openalex_url=nowhere, crossref_url=nowhere,
                                     max_attempts=2, backoff_factor=0.01, min_interval_seconds=0.0)
     (started,), = cache_home.query("select now()")
-    run_cache(cache_home, offline)
-    refused = "openalex: cannot connect (2 attempts); crossref: cannot connect (2 attempts)"
-    skipped = "openalex: not asked: unreachable earlier in this run; crossref: not asked: unreachable earlier in this run"
+    first = run_cache(cache_home, offline)
+    # Only the first DOI of the run waited through the retries (one request per provider), and every
+    # DOI gets the same reason whatever order they were asked in.
+    assert metadata(first, "raw_citation_cache")["looked_up_this_run"] >= 2
+    reason = "openalex: unreachable this run: cannot connect (2 attempts); crossref: unreachable this run: cannot connect (2 attempts)"
     ours = cache_home.query(
         "select resolved, failure_reason from raw.citation_cache where doi like '10.4321/offline%' order by doi")
-    assert len(ours) == 2 and all(not resolved and reason in (refused, skipped) for resolved, reason in ours)
-    # Only the first DOI of the run waited through the retries; every later one was not asked.
+    assert ours == [(False, reason), (False, reason)]
     this_run = dict(cache_home.query(
         "select failure_reason, count(*) from raw.citation_cache where fetched_at >= %s group by 1", (started,)))
-    assert this_run.get(refused) == 1 and this_run.get(skipped, 0) >= 1, this_run
+    assert set(this_run) == {reason}, this_run
+
+    # A rerun once they are due again, still offline, and with the DOIs asked in the other order:
+    # the same answer, so no row of the cache changes (the rows stay due for the next run).
+    # Due ones are asked oldest first: make offline2 the older, so it finds the outage this time.
+    cache_home.query("update raw.citation_cache set fetched_at = fetched_at - case doi "
+                     "when '10.4321/offline2' then interval '26 hours' else interval '25 hours' end "
+                     "where doi like '10.4321/offline%'")
+    before = snapshot(cache_home, ("raw",))
+    again = run_cache(cache_home, offline)
+    meta = metadata(again, "raw_citation_cache")
+    assert meta["looked_up_this_run"] >= 2 and meta["unchanged_failures"] == meta["looked_up_this_run"]
+    assert snapshot(cache_home, ("raw",)) == before
+    # When they were asked is kept aside, so the next run does not ask again before the TTL.
+    assert cache_home.query("select count(*) from meta.citation_rechecks where doi like '10.4321/offline%%' "
+                            "and checked_at >= %s", (started,)) == [(2,)]
+    assert metadata(run_cache(cache_home, offline), "raw_citation_cache")["looked_up_this_run"] == 0
 
 
 def test_the_cache_depends_on_every_citing_table():

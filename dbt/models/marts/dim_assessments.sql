@@ -6,8 +6,8 @@
 select
     md5(note_key || ':' || dbt_valid_from::text)   as assessment_sk,
     note_key                                       as assessment_key,
-    student_id,
-    note_path,
+    {{ student_uuid('student_id') }}               as student_id,
+    note_path::text                                as note_path,
     course_code,
     due_date,
     weight_pct,

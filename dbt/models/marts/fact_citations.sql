@@ -25,7 +25,7 @@ per_student as (
 
 select
     md5(p.student_id || ':' || p.doi)        as citation_sk,
-    p.student_id,
+    {{ student_uuid('p.student_id') }}         as student_id,
     p.doi,
     c.provider,
     coalesce(c.resolved, false)              as resolved,

@@ -70,12 +70,12 @@ tasks as (
 ),
 
 notes as (
-    -- Study-source student ids are text (any id in studentops.yaml); platform ids are uuids.
-    select student_id, (modified_at at time zone '{{ tz }}')::date as activity_date, count(*) as notes_edited
+    -- Study-source student ids are text (any id in studentops.yaml): the same uuid mapping as the facts.
+    select {{ student_uuid('student_id') }} as student_id, (modified_at at time zone '{{ tz }}')::date as activity_date, count(*) as notes_edited
     from {{ ref('stg_notes') }}
     group by 1, 2
     union all
-    select user_id::text, (updated_at at time zone '{{ tz }}')::date, count(*)
+    select user_id, (updated_at at time zone '{{ tz }}')::date, count(*)
     from {{ ref('stg_platform_user_notes') }}
     group by 1, 2
 ),
@@ -109,5 +109,5 @@ from days as d
 left join views as v using (student_id, activity_date)
 left join xp as x using (student_id, activity_date)
 left join tasks as t using (student_id, activity_date)
-left join notes_per_day as n on n.student_id = d.student_id::text and n.activity_date = d.activity_date
-left join calendar_study as cs on cs.student_id = d.student_id::text and cs.activity_date = d.activity_date
+left join notes_per_day as n on n.student_id = d.student_id and n.activity_date = d.activity_date
+left join calendar_study as cs on cs.student_id = d.student_id and cs.activity_date = d.activity_date

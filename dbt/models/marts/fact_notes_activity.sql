@@ -1,8 +1,8 @@
 -- One row per note: what kind, which course, how long, and on which local day it was last edited.
 select
     md5(n.note_key)                                                            as note_sk,
-    n.student_id,
-    n.note_path,
+    {{ student_uuid('n.student_id') }}                                          as student_id,
+    n.note_path::text                                                          as note_path,
     n.note_type,
     n.course_code,
     c.course_sk,

@@ -53,7 +53,7 @@ reading_notes as (
 
 select
     md5(w.student_id || ':' || w.work_key)                                 as reading_sk,
-    w.student_id,
+    {{ student_uuid('w.student_id') }}                                   as student_id,
     w.work_key,
     w.doi,
     w.title,
