@@ -3,6 +3,10 @@ that read that kind of file (vault notes -> raw/notes, inbox .bib/.ris/.ics -> t
 
 The cursor maps each file to (mtime_ns, size, sha256 prefix): a file is hashed only when its mtime or
 size moved, and it counts as changed only when its content did (a `touch` requests nothing).
+
+A file the cursor has never seen (the sensor's first tick, e.g. the first `studentops dev` after a
+`studentops materialize`) is new only if it was written after the run that last materialised its
+raw asset started: files that run already loaded are not loaded again.
 """
 
 from __future__ import annotations
@@ -62,9 +66,16 @@ def watched_files(config: StudentOpsConfig, targets: set[dg.AssetKey]) -> Iterab
 
 
 def changed_targets(
-    config: StudentOpsConfig, targets: set[dg.AssetKey], cursor: Mapping[str, list]
+    config: StudentOpsConfig,
+    targets: set[dg.AssetKey],
+    cursor: Mapping[str, list],
+    loaded_since: Mapping[dg.AssetKey, float] | None = None,
 ) -> tuple[set[dg.AssetKey], dict[str, list], list[str]]:
-    """The targets to run, the new cursor, and the changed files (for the run's tags/logs)."""
+    """The targets to run, the new cursor, and the changed files (for the run's tags/logs).
+
+    `loaded_since`: per target, when (epoch seconds) the run that last materialised it started; a
+    file unknown to the cursor and older than that was loaded by that run."""
+    loaded_since = loaded_since or {}
     new_cursor: dict[str, list] = {}
     target_of: dict[str, dg.AssetKey] = {}
     for key, path, target in watched_files(config, targets):
@@ -76,6 +87,9 @@ def changed_targets(
     changed: list[str] = []
     for key, fingerprint in new_cursor.items():
         old = cursor.get(key)
+        since = loaded_since.get(target_of[key])
+        if old is None and since is not None and fingerprint[0] / 1e9 < since:
+            continue  # loaded by the target's last run, before the sensor ever looked
         if old is None or old[2] != fingerprint[2]:
             affected.add(target_of[key])
             changed.append(key)
@@ -93,6 +107,24 @@ def changed_targets(
     return affected, new_cursor, sorted(changed)
 
 
+def _last_loads(context: dg.SensorEvaluationContext, targets: set[dg.AssetKey]) -> dict[dg.AssetKey, float]:
+    """When the run behind each target's latest materialisation started (its event's time if the run
+    is unknown). Empty without an instance (a sensor evaluated in isolation)."""
+    try:
+        instance = context.instance
+    except Exception:  # noqa: BLE001 - build_sensor_context() without an instance
+        return {}
+    out: dict[dg.AssetKey, float] = {}
+    for target in targets:
+        event = instance.get_latest_materialization_event(target)
+        if event is None:
+            continue
+        run = instance.get_run_record_by_id(event.run_id) if event.run_id else None
+        started = run.start_time if run is not None and run.start_time else None
+        out[target] = started or event.timestamp
+    return out
+
+
 def build_drop_folder_sensor(available: set[dg.AssetKey]) -> dg.SensorDefinition:
     targets = {VAULT_TARGET, *INBOX_TARGETS.values()} & available
 
@@ -105,7 +137,9 @@ def build_drop_folder_sensor(available: set[dg.AssetKey]) -> dg.SensorDefinition
     )
     def drop_folders_sensor(context: dg.SensorEvaluationContext):
         cursor = json.loads(context.cursor) if context.cursor else {}
-        affected, new_cursor, changed = changed_targets(load_config(), targets, cursor)
+        affected, new_cursor, changed = changed_targets(
+            load_config(), targets, cursor, _last_loads(context, targets) if not cursor else None
+        )
         if affected:
             context.log.info(f"{len(changed)} changed files: {', '.join(changed[:10])}")
             # No run_key: the cursor already keeps a change from being requested twice, and a key

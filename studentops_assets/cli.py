@@ -15,6 +15,8 @@ import traceback
 
 import click
 
+# First: its import time is the command's start, which the progress display and summaries count from.
+from studentops_assets.core.progress import Display, elapsed  # isort: skip
 from studentops_assets.core.errors import StudentOpsError
 from studentops_assets.core.settings import load_config
 
@@ -83,26 +85,30 @@ def demo(students: int, days: int, seed: int, vault_students: int, end_date, for
 
     if students < 1 or days < 1:
         raise StudentOpsError("--students and --days must be at least 1")
-    config, urls = _ready()
-    ensure_database(urls, urls.platform)
-    if urls.embedded is not None:
-        from resources.bi_role import ensure_bi_role
+    with Display(sys.stdout) as display:
+        display.phase("starting the warehouse server and preparing the Dagster instance")
+        config, urls = _ready()
+        ensure_database(urls, urls.platform)
+        if urls.embedded is not None:
+            from resources.bi_role import ensure_bi_role
 
-        ensure_bi_role(config, urls)  # the platform database is new: close it to the BI role too
-    if not force:
-        _refuse_real_platform(urls.platform)
-    click.echo(f"studentops: generating demo data in {config.home} (students={students}, days={days}, seed={seed})")
-    summary = generate_demo(
-        config.home,
-        urls.platform,
-        students=students,
-        days=days,
-        seed=seed,
-        end_date=end_date.date() if end_date else None,
-        vault_students=min(vault_students, students),
-        warehouse_port=config.port,
-    )
+            ensure_bi_role(config, urls)  # the platform database is new: close it to the BI role too
+        if not force:
+            _refuse_real_platform(urls.platform)
+        display.line(f"studentops: generating demo data in {config.home} (students={students}, days={days}, seed={seed})")
+        display.phase("generating the platform's activity, the study files and the platform database")
+        summary = generate_demo(
+            config.home,
+            urls.platform,
+            students=students,
+            days=days,
+            seed=seed,
+            end_date=end_date.date() if end_date else None,
+            vault_students=min(vault_students, students),
+            warehouse_port=config.port,
+        )
     click.echo(str(summary))
+    click.echo(f"studentops: demo ready in {elapsed():.1f}s")
     click.echo("next: studentops materialize")
 
 
@@ -133,9 +139,12 @@ def _refuse_real_platform(platform_url: str) -> None:
 @friendly_errors
 def materialize(selection: str | None) -> None:
     """Materialise the whole graph (or a selection) through the Dagster instance."""
-    from .materialize import run_materialize
+    with Display(sys.stdout) as display:
+        display.phase("starting the warehouse server and preparing the Dagster instance")
+        config, urls = _ready()
+        display.phase("loading Dagster")
+        from .materialize import run_materialize
 
-    config, urls = _ready()
     if not config.students:
         click.echo("studentops: note: no students in studentops.yaml; run `studentops demo` or add some", err=True)
     sys.exit(run_materialize(selection, urls))
@@ -154,22 +163,21 @@ def _port_free(port: int) -> bool:
 @main.command()
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
 @click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--timeout", "start_timeout", default=300, show_default=True, help="Seconds to wait for the UI to answer.")
 @friendly_errors
-def dev(port: int, host: str) -> None:
-    """Start the Dagster UI and daemon on this instance (Ctrl-C stops both)."""
-    from studentops_assets.core.instance import REPO_ROOT
+def dev(port: int, host: str, start_timeout: int) -> None:
+    """Start the Dagster UI and daemon on this instance (Ctrl-C or SIGTERM stops both)."""
+    from studentops_assets.core.devserver import run_dev
     from studentops_assets.warehouse.project import warehouse_dbt_project
 
-    _ready()
-    if not _port_free(port):
-        raise StudentOpsError(f"port {port} is already in use; pass --port to pick another")
-    dagster = shutil.which("dagster", path=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
-    if dagster is None:
-        raise StudentOpsError("the `dagster` command is not installed in this environment")
-    warehouse_dbt_project()  # parse the dbt project once before the code server loads it
-    click.echo(f"studentops: Dagster UI on http://{host}:{port} (instance: {os.environ['DAGSTER_HOME']})")
-    os.chdir(REPO_ROOT)
-    os.execv(dagster, [dagster, "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)])
+    with Display(sys.stdout) as display:
+        display.phase("starting the warehouse server and preparing the Dagster instance")
+        _ready()
+        if not _port_free(port):
+            raise StudentOpsError(f"port {port} is already in use; pass --port to pick another")
+        display.phase("parsing the dbt project")
+        warehouse_dbt_project()  # parse the dbt project once before the code servers load it
+    sys.exit(run_dev(host, port, start_timeout))
 
 
 @main.command("db-url")

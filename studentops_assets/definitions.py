@@ -8,7 +8,7 @@ import warnings
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
-from dagster_dlt import DagsterDltResource
+from studentops_assets.core.dlt_support import DescribedDltResource
 
 from resources.google_calendar import google_calendar_resource
 from resources.scholarly_apis import scholarly_apis_from_env
@@ -51,7 +51,7 @@ _merged = dg.Definitions.merge(
     dg.Definitions(
         resources={
             "warehouse": _warehouse(),
-            "dlt": DagsterDltResource(),
+            "dlt": DescribedDltResource(),
             "google_calendar": google_calendar_resource(),
             "zotero": zotero_resource(),
             "scholarly_apis": scholarly_apis_from_env(),

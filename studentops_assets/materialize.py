@@ -1,8 +1,10 @@
-"""`studentops materialize`: one run through the Dagster instance, with progress and a summary.
+"""`studentops materialize`: runs through the Dagster instance, with progress and a summary.
 
 The run executes in this process tree (no daemon needed) but is created in and logs to the instance's
 Postgres storage, so it shows up in the UI like any other run. Progress is read back from the same
-event log the UI reads.
+event log the UI reads, into one `Progress` that can follow several runs in sequence: call
+`progress.add_run(...)` for each planned run (totals add up across runs), then
+`_execute_with_progress(recon_job, keys, progress)` for each.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +31,12 @@ from dagster._core.storage.dagster_run import RunsFilter
 from resources.postgres_server import ServerUrls
 from studentops_assets.core.errors import StudentOpsError
 from studentops_assets.core.instance import REPO_ROOT
+from studentops_assets.core.progress import Display, elapsed, stamp
 
 INVOCATION_TAG = "studentops/invocation"
 _WATCHED = {
     DagsterEventType.STEP_START,
+    DagsterEventType.STEP_SUCCESS,
     DagsterEventType.STEP_FAILURE,
     DagsterEventType.ASSET_MATERIALIZATION,
     DagsterEventType.ASSET_CHECK_EVALUATION,
@@ -66,8 +71,9 @@ def _run_output_to(log_path: Path) -> Iterator[TextIO]:
 
 @dataclass
 class Progress:
-    out: TextIO
-    started: float
+    """Counters of one `studentops materialize` across all of its runs, and its display."""
+
+    display: Display
     assets: int = 0
     rows: int = 0
     checks_passed: int = 0
@@ -75,12 +81,46 @@ class Progress:
     checks_warned: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     finished: bool = False
+    # Totals over every run added with add_run, and where we are.
+    runs_total: int = 0
+    runs_started: int = 0
+    steps_total: int = 0
+    steps_done: int = 0
+    assets_total: int = 0
+    dbt_keys: set = field(default_factory=set)
+    dbt_done: int = 0
+    running: dict[str, float] = field(default_factory=dict)
+
+    def add_run(self, keys, steps: int, dbt_keys=()) -> None:
+        self.runs_total += 1
+        self.steps_total += steps
+        self.assets_total += len(keys)
+        self.dbt_keys |= set(dbt_keys)
 
     def echo(self, line: str) -> None:
-        click.echo(line, file=self.out)
+        self.display.line(line)
 
     def stamp(self) -> str:
-        return f"[{time.monotonic() - self.started:6.1f}s]"
+        return stamp()
+
+    def status(self) -> str:
+        parts = []
+        if self.runs_total > 1:
+            parts.append(f"run {max(self.runs_started, 1)}/{self.runs_total}")
+        parts.append(f"steps {self.steps_done}/{self.steps_total or '?'} done")
+        parts.append(f"assets {self.assets}/{self.assets_total or '?'}")
+        if self.runs_started and not self.running and self.steps_done == 0:
+            parts.append("launching the run (its process loads the asset graph)")
+        if self.running:
+            now = time.monotonic()
+            current = sorted(self.running.items(), key=lambda item: item[1])
+            names = ", ".join(f"{step} ({now - since:.0f}s)" for step, since in current[:2])
+            if len(current) > 2:
+                names += f" +{len(current) - 2}"
+            parts.append(f"running {names}")
+        if self.dbt_keys and (self.dbt_done or any("dbt" in step for step in self.running)):
+            parts.append(f"dbt {self.dbt_done}/{len(self.dbt_keys)} models")
+        return " | ".join(parts)
 
 
 def _first_line(text: str | None) -> str:
@@ -94,13 +134,22 @@ def _report(event, progress: Progress) -> None:
     dagster_event = event.dagster_event
     kind = dagster_event.event_type
     if kind == DagsterEventType.STEP_START:
+        progress.running[dagster_event.step_key] = time.monotonic()
         progress.echo(f"  {progress.stamp()} > {dagster_event.step_key}")
+    elif kind == DagsterEventType.STEP_SUCCESS:
+        since = progress.running.pop(dagster_event.step_key, None)
+        progress.steps_done += 1
+        took = f" in {time.monotonic() - since:.1f}s" if since is not None else ""
+        progress.echo(f"  {progress.stamp()} done {dagster_event.step_key}{took} "
+                      f"(step {progress.steps_done}/{progress.steps_total or '?'})")
     elif kind == DagsterEventType.ASSET_MATERIALIZATION:
         mat = dagster_event.step_materialization_data.materialization
         rows = mat.metadata.get("dagster/row_count")
         count = int(rows.value) if rows is not None else None
         progress.assets += 1
         progress.rows += count or 0
+        if mat.asset_key in progress.dbt_keys:
+            progress.dbt_done += 1
         suffix = f"{count:>10,} rows" if count is not None else ""
         progress.echo(f"  {progress.stamp()} ok {mat.asset_key.to_user_string():<40} {suffix}")
     elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
@@ -120,6 +169,8 @@ def _report(event, progress: Progress) -> None:
         while error is not None and error.cause is not None:
             error = error.cause
         message = _first_line(error.message if error else event.message)
+        progress.running.pop(dagster_event.step_key, None)
+        progress.steps_done += 1
         progress.failures.append(f"{dagster_event.step_key}: {message}")
         progress.echo(f"  {progress.stamp()} FAILED {dagster_event.step_key}: {message}")
     elif kind in (DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_SUCCESS):
@@ -128,51 +179,77 @@ def _report(event, progress: Progress) -> None:
             progress.failures.append(_first_line(event.message))
 
 
-def run_materialize(selection: str | None, urls: ServerUrls) -> int:
+def _step_count(job_def, keys) -> int:
+    """Steps the run will execute (one per op: a dbt build is one step, each GX suite another)."""
+    from dagster._core.execution.api import create_execution_plan
+
+    try:
+        return len(create_execution_plan(job_def.get_subset(asset_selection=set(keys))).step_keys_to_execute)
+    except Exception:  # noqa: BLE001 - only the display's total depends on it
+        return 0
+
+
+def run_materialize(selection: str | None, urls: ServerUrls, display: Display | None = None) -> int:
     from studentops_assets.warehouse.project import prepare_manifest
 
-    # Re-parse the dbt project before the definitions load, so edited models are what runs.
-    prepare_manifest()
-    from studentops_assets.definitions import defs
-
-    repo = defs.get_repository_def()
+    own_display = display is None
+    display = display or Display(sys.stdout).__enter__()
     try:
-        asset_selection = dg.AssetSelection.from_string(selection) if selection else dg.AssetSelection.all()
-        keys = asset_selection.resolve(repo.asset_graph)
-    except Exception as exc:  # noqa: BLE001 - selection syntax errors come in several types
-        raise StudentOpsError(f"bad --select {selection!r}: {_first_line(str(exc))}") from None
-    if not keys:
-        raise StudentOpsError(f"--select {selection!r} matches no asset")
-    job_def = repo.get_implicit_job_def_for_assets(keys)
-    if job_def is None:
-        raise StudentOpsError("the selected assets have different partitions; select them separately")
+        # Re-parse the dbt project before the definitions load, so edited models are what runs.
+        display.phase("parsing the dbt project")
+        prepare_manifest()
+        display.phase("loading the asset graph")
+        from studentops_assets.definitions import defs
+
+        repo = defs.get_repository_def()
+        try:
+            with warnings.catch_warnings():
+                # "include_sources is in beta": Dagster's own parser's business, nothing a user can act on.
+                warnings.simplefilter("ignore", dg.BetaWarning)
+                asset_selection = dg.AssetSelection.from_string(selection) if selection else dg.AssetSelection.all()
+                keys = asset_selection.resolve(repo.asset_graph)
+        except Exception as exc:  # noqa: BLE001 - selection syntax errors come in several types
+            raise StudentOpsError(f"bad --select {selection!r}: {_first_line(str(exc))}") from None
+        if not keys:
+            raise StudentOpsError(f"--select {selection!r} matches no asset")
+        job_def = repo.get_implicit_job_def_for_assets(keys)
+        if job_def is None:
+            raise StudentOpsError("the selected assets have different partitions; select them separately")
+        dbt_keys = {key for key in keys if "dbt" in repo.asset_graph.get(key).kinds}
+        steps = _step_count(job_def, keys)
+    finally:
+        if own_display:
+            display.__exit__(None, None, None)
 
     recon_job = ReconstructableRepository.for_module(
         "studentops_assets.definitions", "defs", working_directory=str(REPO_ROOT)
     ).get_reconstructable_job(job_def.name)
 
     config_home = Path(os.environ["DAGSTER_HOME"]).parent
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    log_path = config_home / "logs" / f"materialize-{stamp}.log"
-    click.echo(f"studentops: materialising {len(keys)} assets into {urls.describe()}")
+    stamp_ = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    log_path = config_home / "logs" / f"materialize-{stamp_}.log"
+    click.echo(f"studentops: materialising {len(keys)} assets ({steps or '?'} steps) into {urls.describe()}")
     click.echo(f"  full log: {log_path}")
     with _run_output_to(log_path) as terminal:
-        progress = Progress(out=terminal, started=time.monotonic())
-        run_id, outcome = _execute_with_progress(recon_job, keys, progress)
+        progress = Progress(display=Display(terminal))
+        progress.display.status_of = progress.status
+        progress.add_run(keys, steps, dbt_keys)
+        with progress.display:
+            run_id, outcome = _execute_with_progress(recon_job, keys, progress)
 
     if "error" in outcome:
         error = outcome["error"]
         raise StudentOpsError(f"the run could not be executed: {type(error).__name__}: {_first_line(str(error))}")
 
-    elapsed = time.monotonic() - progress.started
     checks = f"{progress.checks_passed} checks passed"
     if progress.checks_warned:
         checks += f", {len(progress.checks_warned)} warned"
     if progress.checks_failed:
         checks += f", {len(progress.checks_failed)} failed"
+    # The time the user waited: from the command's start, server start-up and dbt parsing included.
     click.echo(
-        f"studentops: {progress.assets}/{len(keys)} assets materialised, {progress.rows:,} rows, {checks}, "
-        f"in {elapsed:.1f}s (run {run_id})"
+        f"studentops: {progress.assets}/{progress.assets_total} assets materialised, {progress.rows:,} rows, {checks}, "
+        f"in {elapsed():.1f}s (run {run_id})"
     )
     if not outcome.get("success"):
         reason = progress.failures[0] if progress.failures else "the run failed"
@@ -202,6 +279,7 @@ def _execute_with_progress(recon_job, keys, progress: Progress) -> tuple[str | N
             outcome["error"] = exc
 
     worker = threading.Thread(target=execute, name="studentops-materialize", daemon=True)
+    progress.runs_started += 1
     worker.start()
     run_id: str | None = None
     try:

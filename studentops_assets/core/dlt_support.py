@@ -9,7 +9,7 @@ from typing import Any
 
 import dagster as dg
 import dlt
-from dagster_dlt import DagsterDltTranslator
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from .postgres_destination import postgres_exact_csv, postgres_serialized_schema
@@ -78,3 +78,42 @@ class RawTableTranslator(DagsterDltTranslator):
             kinds={"dlt", "postgres"},
             description=self.descriptions.get(data.resource.name, spec.description),
         ).merge_attributes(metadata={"dagster/table_name": f"warehouse.{RAW_DATASET}.{table}"})
+
+
+# dlt's own columns, on every raw table.
+DLT_COLUMN_DESCRIPTIONS = {
+    "_dlt_load_id": "dlt: the load that wrote this row (raw._dlt_loads)",
+    "_dlt_id": "dlt: unique row id",
+}
+
+
+class DescribedDltResource(DagsterDltResource):
+    """dagster-dlt's resource, with the column descriptions of the dlt schema kept in each raw table's
+    column schema. dagster-dlt builds the materialisation's `dagster/column_schema` from the dlt
+    schema but drops the `description` hint (it even lists it among the constraints), so the raw
+    tables' pages showed types without descriptions. dagster-dlt has no public hook for this
+    metadata; this overrides the one method that builds it."""
+
+    def _extract_table_schema_metadata(self, table_name: str, schema) -> dg.TableSchema:
+        try:
+            columns = schema.get_table_columns(table_name).values()
+        except KeyError:
+            return dg.TableSchema(columns=[])
+        out = []
+        for column in columns:
+            hints = dict(column)
+            name = hints.pop("name", "")
+            description = hints.pop("description", None) or DLT_COLUMN_DESCRIPTIONS.get(name)
+            out.append(
+                dg.TableColumn(
+                    name=name,
+                    type=hints.pop("data_type", "string"),
+                    description=description,
+                    constraints=dg.TableColumnConstraints(
+                        nullable=hints.pop("nullable", True),
+                        unique=hints.pop("unique", False),
+                        other=sorted(k for k, v in hints.items() if v is True),
+                    ),
+                )
+            )
+        return dg.TableSchema(columns=out)

@@ -23,4 +23,38 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     # dbt/profiles.yml reads the connection from the environment; the dbt subprocess inherits it.
     os.environ.update(warehouse.dbt_env())
     os.environ["STUDENTOPS_TIMEZONE"] = warehouse.settings().timezone
-    yield from dbt.cli(["build"], context=context).stream().fetch_row_counts()
+    described = _column_descriptions(context)
+    events = dbt.cli(["build"], context=context).stream().fetch_row_counts()
+    # Column types as built (information_schema), merged with the descriptions of the dbt yml files,
+    # so each model's page shows both. No column lineage: parsing every model's SQL costs more than
+    # the build on this machine.
+    for event in events.fetch_column_metadata(with_column_lineage=False):
+        yield _with_descriptions(event, described)
+
+
+def _column_descriptions(context: dg.AssetExecutionContext) -> dict[str, dict[str, str]]:
+    """Output name -> column -> description, from the definitions (the dbt yml files)."""
+    out: dict[str, dict[str, str]] = {}
+    specs = context.assets_def.specs_by_key
+    for output_name, key in context.assets_def.keys_by_output_name.items():
+        schema = specs[key].metadata.get("dagster/column_schema") if key in specs else None
+        schema = getattr(schema, "schema", schema)
+        if isinstance(schema, dg.TableSchema):
+            out[output_name] = {c.name: c.description for c in schema.columns if c.description}
+    return out
+
+
+def _with_descriptions(event, described: dict[str, dict[str, str]]):
+    if not isinstance(event, dg.Output) or event.metadata is None:
+        return event
+    value = event.metadata.get("dagster/column_schema")
+    schema = getattr(value, "schema", value)
+    descriptions = described.get(event.output_name, {})
+    if not isinstance(schema, dg.TableSchema) or not descriptions:
+        return event
+    columns = [
+        dg.TableColumn(name=c.name, type=c.type, description=c.description or descriptions.get(c.name),
+                       constraints=c.constraints, tags=c.tags)
+        for c in schema.columns
+    ]
+    return event.with_metadata({**event.metadata, "dagster/column_schema": dg.TableSchema(columns=columns)})
