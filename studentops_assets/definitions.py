@@ -19,6 +19,7 @@ from sensors.definitions import sensor_definitions
 from .calendar.definitions import defs as calendar_defs
 from .freshness import with_freshness
 from .notes.definitions import defs as notes_defs
+from .operations.definitions import defs as operations_defs
 from .platform.definitions import defs as platform_defs
 from .quality.definitions import defs as quality_defs
 from .references.definitions import defs as references_defs
@@ -34,7 +35,8 @@ def _warehouse() -> WarehouseResource:
     return WarehouseResource()
 
 
-DOMAINS = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_defs, quality_defs]
+DOMAINS = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_defs, quality_defs,
+           operations_defs]
 
 
 def _asset_keys(domains: list[dg.Definitions]) -> set[dg.AssetKey]:
