@@ -19,7 +19,8 @@ import yaml
 from .errors import StudentOpsError
 
 DEFAULT_PORT = 54329
-DEFAULT_TIMEZONE = "Europe/Amsterdam"
+# The study timezone when studentops.yaml names none (the original design's, where the platform runs).
+DEFAULT_TIMEZONE = "Australia/Adelaide"
 CONFIG_FILE = "studentops.yaml"
 
 
