@@ -45,6 +45,12 @@ def resolve_alert(warehouse: WarehouseResource, alert_type: str, entity_type: st
     return resolved
 
 
+def _root_cause(error) -> str | None:
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return error.message if error is not None else None
+
+
 def _first_line(text: str | None) -> str:
     return next((line.strip() for line in (text or "").splitlines() if line.strip()), "no message")
 
@@ -57,8 +63,12 @@ def _first_line(text: str | None) -> str:
 )
 def run_failure_alerts(context: dg.RunFailureSensorContext, warehouse: WarehouseResource):
     run = context.dagster_run
-    error = context.failure_event.message if context.failure_event else None
-    failed_steps = [event.step_key for event in context.get_step_failure_events() if event.step_key]
+    step_failures = context.get_step_failure_events()
+    failed_steps = [event.step_key for event in step_failures if event.step_key]
+    # The step's own error says what went wrong; the run's message only lists the failed steps.
+    error = _root_cause(step_failures[0].step_failure_data.error) if step_failures else None
+    if error is None and context.failure_event is not None:
+        error = context.failure_event.message
     opened = open_alert(
         warehouse, "run_failure", "critical", "job", run.job_name,
         summary=f"run {run.run_id[:8]} of {run.job_name} failed: {_first_line(error)}"[:500],
