@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import dagster as dg
 
+from .alerts import build_freshness_alert_sensor, run_failure_alerts, run_success_resolves_alerts
+from .automation import automation_sensors
 from .drop_folders import build_drop_folder_sensor
-from .schedules import nightly_refresh_job, nightly_refresh_schedule
+from .schedules import ingest_sources_job, schedule_definitions, warehouse_build_job
 
 
-def sensor_definitions(asset_keys: set[dg.AssetKey]) -> dg.Definitions:
+def sensor_definitions(asset_keys: set[dg.AssetKey], timezone: str) -> dg.Definitions:
     return dg.Definitions(
-        jobs=[nightly_refresh_job],
-        schedules=[nightly_refresh_schedule],
-        sensors=[build_drop_folder_sensor(asset_keys)],
+        jobs=[ingest_sources_job, warehouse_build_job],
+        schedules=schedule_definitions(timezone),
+        sensors=[
+            build_drop_folder_sensor(asset_keys),
+            *automation_sensors(),
+            run_failure_alerts,
+            run_success_resolves_alerts,
+            build_freshness_alert_sensor(asset_keys),
+        ],
     )

@@ -1,22 +1,56 @@
-"""Schedules: the nightly refresh of the whole graph, in the study timezone."""
+"""Schedules of the original design, in the study timezone (studentops.yaml `timezone`, read when the
+code location loads). Each targets the part of the graph it names, not the whole graph:
+
+- 06:30 ingestion of every study source and the platform replicas (the raw loaders);
+- 06:45 dbt: the SCD2 snapshot and the staging and gold models, with their checks.
+
+The ML, AI and digest schedules live with their domains' sensors modules. Between the schedules,
+declarative automation (studentops_assets/automation.py) carries new raw data on to the marts.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from studentops_assets.core.settings import load_config
+RAW_GROUPS = ("notes", "calendar", "references", "platform")
 
-nightly_refresh_job = dg.define_asset_job(
-    name="nightly_refresh",
-    selection=dg.AssetSelection.all(),
-    description="Every raw table, then the dbt models, once a night.",
+# The loaders reach networks (the platform database, Google Calendar, Zotero, OpenAlex, Crossref,
+# iCal URLs): a step that still fails after its client's own retries (429 Retry-After, 5xx) is run
+# again after 1, 2 then 4 minutes (with jitter), so a short outage at 06:30 does not cost a day.
+LOADER_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+ingest_sources_job = dg.define_asset_job(
+    name="ingest_sources",
+    selection=dg.AssetSelection.groups(*RAW_GROUPS),
+    op_retry_policy=LOADER_RETRY_POLICY,
+    description="Every raw loader: notes vault, calendars, Google Calendar, Zotero, reference inbox, "
+    "DOI resolution and the platform replicas.",
 )
 
-nightly_refresh_schedule = dg.ScheduleDefinition(
-    name="nightly_refresh_schedule",
-    job=nightly_refresh_job,
-    # 03:30 local: after midnight so "yesterday" is complete, before a student's morning.
-    cron_schedule="30 3 * * *",
-    execution_timezone=load_config().timezone,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+warehouse_build_job = dg.define_asset_job(
+    name="warehouse_build",
+    selection=dg.AssetSelection.groups("warehouse"),
+    description="dbt: the assessments snapshot, staging views, gold dimensions and facts, their tests and "
+    "the Great Expectations suites.",
 )
+
+
+def schedule_definitions(timezone: str) -> list[dg.ScheduleDefinition]:
+    return [
+        dg.ScheduleDefinition(
+            name="ingest_sources_schedule",
+            job=ingest_sources_job,
+            cron_schedule="30 6 * * *",
+            execution_timezone=timezone,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="06:30: all sources, so the morning's marts hold yesterday complete.",
+        ),
+        dg.ScheduleDefinition(
+            name="warehouse_build_schedule",
+            job=warehouse_build_job,
+            cron_schedule="45 6 * * *",
+            execution_timezone=timezone,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="06:45: dbt snapshot + build after the ingestion, gold tables ready by 07:00.",
+        ),
+    ]

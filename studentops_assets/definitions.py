@@ -17,8 +17,11 @@ from resources.zotero import zotero_resource
 from sensors.definitions import sensor_definitions
 
 from .calendar.definitions import defs as calendar_defs
+from .automation import with_automation
+from .core.settings import load_config
 from .freshness import with_freshness
 from .notes.definitions import defs as notes_defs
+from .operations.definitions import defs as operations_defs
 from .platform.definitions import defs as platform_defs
 from .quality.definitions import defs as quality_defs
 from .references.definitions import defs as references_defs
@@ -34,7 +37,8 @@ def _warehouse() -> WarehouseResource:
     return WarehouseResource()
 
 
-DOMAINS = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_defs, quality_defs]
+DOMAINS = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_defs, quality_defs,
+           operations_defs]
 
 
 def _asset_keys(domains: list[dg.Definitions]) -> set[dg.AssetKey]:
@@ -45,9 +49,12 @@ def _asset_keys(domains: list[dg.Definitions]) -> set[dg.AssetKey]:
     return keys
 
 
+# The study timezone, read when the code location loads (schedules, cron freshness deadlines).
+STUDY_TIMEZONE = load_config().timezone
+
 _merged = dg.Definitions.merge(
     *DOMAINS,
-    sensor_definitions(_asset_keys(DOMAINS)),
+    sensor_definitions(_asset_keys(DOMAINS), STUDY_TIMEZONE),
     dg.Definitions(
         resources={
             "warehouse": _warehouse(),
@@ -72,7 +79,8 @@ with warnings.catch_warnings():
     # map_asset_specs is marked "preview" in 1.13; it is how dagster-open-platform applies policies
     # in bulk, and the one place we rely on it.
     warnings.simplefilter("ignore", dg.PreviewWarning)
-    defs = _merged.map_asset_specs(func=with_freshness)
+    # Freshness policies and automation conditions by group, in one place.
+    defs = _merged.map_asset_specs(func=lambda spec: with_automation(with_freshness(spec, STUDY_TIMEZONE)))
 
 # Everything imported so far (dagster, dlt, dbt's manifest, the definitions) lives as long as the
 # process. Steps fork from a server that imported this module; frozen, those objects are left out

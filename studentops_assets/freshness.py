@@ -1,7 +1,8 @@
 """Freshness policies, applied in one place (definitions.py) to every asset by its group.
 
-The study day is refreshed nightly (see sensors/schedules.py); a raw table or model that has not been
-materialised for a day and a bit is late (warn), for two days is stale (fail).
+Each group's policy says how often that group really refreshes (sensors/schedules.py and the domains'
+schedules), as a cron deadline in the study timezone: "materialised in the `lower_bound` before each
+deadline". A group without a schedule of its own falls back to a plain time window.
 """
 
 from __future__ import annotations
@@ -10,18 +11,30 @@ from datetime import timedelta
 
 import dagster as dg
 
+DAY = timedelta(hours=24)
+# A group with no schedule: late after a day and a bit, stale after two.
 DAILY = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=26))
 
-POLICY_BY_GROUP: dict[str, dg.FreshnessPolicy] = {
-    "notes": DAILY,
-    "calendar": DAILY,
-    "references": DAILY,
-    "platform": DAILY,
-    "warehouse": DAILY,
+# group -> (deadline cron, lower bound): when the group's data must be fresh, and how far back a
+# materialisation still counts.
+DEADLINES: dict[str, tuple[str, timedelta]] = {
+    # Study sources: ingestion 06:30 (and the drop-folder sensor whenever files change).
+    "notes": ("0 7 * * *", DAY),
+    "calendar": ("0 7 * * *", DAY),
+    "references": ("0 7 * * *", DAY),
+    # Platform replicas and the marts: daily by 07:00 (ingestion 06:30, dbt 06:45).
+    "platform": ("0 7 * * *", DAY),
+    "warehouse": ("0 7 * * *", DAY),
 }
 
 
-def with_freshness(spec: dg.AssetSpec) -> dg.AssetSpec:
-    """Keep a policy an asset declares itself; otherwise use its group's, else the daily one."""
-    policy = POLICY_BY_GROUP.get(spec.group_name or "", DAILY)
-    return dg.apply_freshness_policy(spec, policy, overwrite_existing=False)
+def policy_for_group(group: str | None, timezone: str) -> dg.FreshnessPolicy:
+    if group in DEADLINES:
+        cron, lower_bound = DEADLINES[group]
+        return dg.FreshnessPolicy.cron(deadline_cron=cron, lower_bound_delta=lower_bound, timezone=timezone)
+    return DAILY
+
+
+def with_freshness(spec: dg.AssetSpec, timezone: str) -> dg.AssetSpec:
+    """Keep a policy an asset declares itself; otherwise use its group's, else the daily window."""
+    return dg.apply_freshness_policy(spec, policy_for_group(spec.group_name, timezone), overwrite_existing=False)

@@ -19,7 +19,8 @@ import yaml
 from .errors import StudentOpsError
 
 DEFAULT_PORT = 54329
-DEFAULT_TIMEZONE = "Europe/Amsterdam"
+# The study timezone when studentops.yaml names none (the original design's, where the platform runs).
+DEFAULT_TIMEZONE = "Australia/Adelaide"
 CONFIG_FILE = "studentops.yaml"
 
 
@@ -57,6 +58,8 @@ class StudentOpsConfig:
     vault: str = "vault"
     platform_database: str = "platform"
     platform_backend: str = "connectorx"
+    # Days of run history the Dagster instance keeps (the retention job; latest results are kept).
+    retention_keep_days: int = 30
     students: tuple[Student, ...] = field(default_factory=tuple)
 
     def resolve(self, relative: str) -> Path:
@@ -129,4 +132,16 @@ def load_config(home: Path | None = None) -> StudentOpsConfig:
         platform_database=str((raw.get("platform") or {}).get("database") or "platform"),
         platform_backend=str((raw.get("platform") or {}).get("backend") or "connectorx"),
         students=students,
+        retention_keep_days=_positive_int(raw.get("retention") or {}, "keep_days", 30),
     )
+
+
+def _positive_int(section: Any, name: str, default: int) -> int:
+    value = section.get(name, default) if isinstance(section, dict) else default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise StudentOpsError(f"{CONFIG_FILE}: retention.{name} must be a positive integer, got {value!r}")
+    return number

@@ -1,4 +1,6 @@
-"""The dbt models (staging views, gold dimensions and facts) as Dagster assets; dbt tests become checks."""
+"""The dbt models (staging views, the SCD2 snapshot, gold dimensions and facts) as Dagster assets;
+dbt tests become checks. One `@dbt_assets` step per layer (see layers.py), so the blocking Great
+Expectations suites on the gold tables run between the layers and stop what reads a broken table."""
 
 
 import os
@@ -7,30 +9,46 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from resources.warehouse import WarehouseResource
+from studentops_assets.quality.suites import GOLD_SUITES
 
+from .layers import selections
 from .project import warehouse_dbt_project
 from .translator import WarehouseDbtTranslator
 
+GUARDED_TABLES = frozenset(suite.table for suite in GOLD_SUITES)
 
-@dbt_assets(
-    manifest=warehouse_dbt_project().manifest_path,
-    project=warehouse_dbt_project(),
-    dagster_dbt_translator=WarehouseDbtTranslator(),
-    name="warehouse_dbt_models",
-    pool="dbt_warehouse",
-)
-def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    # dbt/profiles.yml reads the connection from the environment; the dbt subprocess inherits it.
-    os.environ.update(warehouse.dbt_env())
-    os.environ["STUDENTOPS_TIMEZONE"] = warehouse.settings().timezone
-    described = _column_descriptions(context)
-    events = dbt.cli(["build"], context=context).stream().fetch_row_counts()
-    # Column types as built (information_schema), merged with the descriptions of the dbt yml files,
-    # so each model's page shows both. No column lineage: parsing every model's SQL costs more than
-    # the build on this machine.
-    for event in events.fetch_column_metadata(with_column_lineage=False):
-        yield _with_descriptions(event, described)
 
+def _layer_assets(index: int, select: str) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=warehouse_dbt_project().manifest_path,
+        project=warehouse_dbt_project(),
+        dagster_dbt_translator=WarehouseDbtTranslator(),
+        select=select,
+        name="warehouse_dbt_models" if index == 0 else f"warehouse_dbt_models_layer{index}",
+        pool="dbt_warehouse",
+    )
+    def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        # dbt/profiles.yml reads the connection from the environment; the dbt subprocess inherits it.
+        os.environ.update(warehouse.dbt_env())
+        os.environ["STUDENTOPS_TIMEZONE"] = warehouse.settings().timezone
+        # A test runs in the layer where all its parents are built (a relationships test from a fact
+        # to a dimension of an earlier layer runs with the fact). Dagster overrides this when it
+        # runs a subset.
+        os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
+        described = _column_descriptions(context)
+        events = dbt.cli(["build"], context=context).stream().fetch_row_counts()
+        # Column types as built (information_schema), merged with the descriptions of the dbt yml
+        # files, so each model's page shows both. No column lineage: parsing every model's SQL costs
+        # more than the build on this machine.
+        for event in events.fetch_column_metadata(with_column_lineage=False):
+            yield _with_descriptions(event, described)
+
+    return _models
+
+
+warehouse_dbt_layers = [
+    _layer_assets(i, select) for i, select in enumerate(selections(warehouse_dbt_project().manifest_path, GUARDED_TABLES))
+]
 
 def _column_descriptions(context: dg.AssetExecutionContext) -> dict[str, dict[str, str]]:
     """Output name -> column -> description, from the definitions (the dbt yml files)."""

@@ -1,5 +1,5 @@
 import dagster as dg
 
-from .assets import warehouse_dbt_models
+from .assets import warehouse_dbt_layers
 
-defs = dg.Definitions(assets=[warehouse_dbt_models])
+defs = dg.Definitions(assets=warehouse_dbt_layers)

@@ -1,0 +1,1 @@
+"""Operations of the Dagster instance itself: bounded run and event-log history."""
