@@ -5,12 +5,13 @@ from __future__ import annotations
 import dagster as dg
 
 from .drop_folders import build_drop_folder_sensor
+from .ml_schedules import ml_schedules
 from .schedules import nightly_refresh_job, nightly_refresh_schedule
 
 
 def sensor_definitions(asset_keys: set[dg.AssetKey]) -> dg.Definitions:
     return dg.Definitions(
         jobs=[nightly_refresh_job],
-        schedules=[nightly_refresh_schedule],
+        schedules=[nightly_refresh_schedule, *ml_schedules()],
         sensors=[build_drop_folder_sensor(asset_keys)],
     )

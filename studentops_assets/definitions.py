@@ -18,6 +18,8 @@ from sensors.definitions import sensor_definitions
 
 from .calendar.definitions import defs as calendar_defs
 from .freshness import with_freshness
+from .ml.definitions import defs as ml_defs
+from .ml.versions import ArtifactStore
 from .notes.definitions import defs as notes_defs
 from .platform.definitions import defs as platform_defs
 from .quality.definitions import defs as quality_defs
@@ -34,7 +36,7 @@ def _warehouse() -> WarehouseResource:
     return WarehouseResource()
 
 
-DOMAINS = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_defs, quality_defs]
+DOMAINS = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_defs, quality_defs, ml_defs]
 
 
 def _asset_keys(domains: list[dg.Definitions]) -> set[dg.AssetKey]:
@@ -55,6 +57,7 @@ _merged = dg.Definitions.merge(
             "google_calendar": google_calendar_resource(),
             "zotero": zotero_resource(),
             "scholarly_apis": scholarly_apis_from_env(),
+            "artifacts": ArtifactStore(),
             "dbt": DbtCliResource(project_dir=warehouse_dbt_project(), dbt_executable=str(DBT_EXECUTABLE)),
         },
         # Two cores: at most two steps of one run at a time. Steps fork from a server that has

@@ -10,6 +10,8 @@ from datetime import timedelta
 
 import dagster as dg
 
+from .ml.freshness_policies import ML_DAILY
+
 DAILY = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=48), warn_window=timedelta(hours=26))
 
 POLICY_BY_GROUP: dict[str, dg.FreshnessPolicy] = {
@@ -18,6 +20,7 @@ POLICY_BY_GROUP: dict[str, dg.FreshnessPolicy] = {
     "references": DAILY,
     "platform": DAILY,
     "warehouse": DAILY,
+    "ml": ML_DAILY,
 }
 
 

@@ -143,13 +143,13 @@ def run_materialize(selection: str | None, urls: ServerUrls) -> int:
         raise StudentOpsError(f"bad --select {selection!r}: {_first_line(str(exc))}") from None
     if not keys:
         raise StudentOpsError(f"--select {selection!r} matches no asset")
-    job_def = repo.get_implicit_job_def_for_assets(keys)
-    if job_def is None:
-        raise StudentOpsError("the selected assets have different partitions; select them separately")
+    from studentops_assets.run_plan import plan_runs
 
-    recon_job = ReconstructableRepository.for_module(
+    # Mixed partitioning (the weekly ml features among unpartitioned assets) becomes a sequence of runs.
+    runs = plan_runs(repo.asset_graph, keys)
+    reconstructable = ReconstructableRepository.for_module(
         "studentops_assets.definitions", "defs", working_directory=str(REPO_ROOT)
-    ).get_reconstructable_job(job_def.name)
+    )
 
     config_home = Path(os.environ["DAGSTER_HOME"]).parent
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -158,7 +158,15 @@ def run_materialize(selection: str | None, urls: ServerUrls) -> int:
     click.echo(f"  full log: {log_path}")
     with _run_output_to(log_path) as terminal:
         progress = Progress(out=terminal, started=time.monotonic())
-        run_id, outcome = _execute_with_progress(recon_job, keys, progress)
+        run_id, outcome = None, {"success": True}
+        for number, planned in enumerate(runs, 1):
+            if len(runs) > 1:
+                progress.echo(f"  run {number}/{len(runs)}: {planned.describe()}")
+            job_def = repo.get_implicit_job_def_for_assets(planned.keys)
+            recon_job = reconstructable.get_reconstructable_job(job_def.name)
+            run_id, outcome = _execute_with_progress(recon_job, set(planned.keys), progress, planned.tags)
+            if "error" in outcome or not outcome.get("success"):
+                break  # later runs read what this one should have built
 
     if "error" in outcome:
         error = outcome["error"]
@@ -181,7 +189,8 @@ def run_materialize(selection: str | None, urls: ServerUrls) -> int:
     return 0
 
 
-def _execute_with_progress(recon_job, keys, progress: Progress) -> tuple[str | None, dict[str, object]]:
+def _execute_with_progress(recon_job, keys, progress: Progress,
+                           tags: dict[str, str] | None = None) -> tuple[str | None, dict[str, object]]:
     instance = dg.DagsterInstance.get()
     token = uuid.uuid4().hex
     outcome: dict[str, object] = {}
@@ -193,7 +202,7 @@ def _execute_with_progress(recon_job, keys, progress: Progress) -> tuple[str | N
                     recon_job,
                     instance=run_instance,
                     asset_selection=sorted(keys),
-                    tags={INVOCATION_TAG: token, "studentops/command": "materialize"},
+                    tags={INVOCATION_TAG: token, "studentops/command": "materialize", **(tags or {})},
                     raise_on_error=False,
                 )
                 outcome["success"] = result.success
