@@ -328,6 +328,9 @@ def feature_drift_psi(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connection() as conn:
         live = versions.production(conn)
         as_of = latest_scoring_date(conn)
+        if live is None or as_of is None:
+            return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                       description="no production model or no scored as-of date to compare")
         train = warehouse_reads.stored_features(conn, "is_active and as_of_date between %s and %s",
                                                 [live["train_start"], live["train_end"]])
         latest = warehouse_reads.stored_features(conn, "is_active and as_of_date = %s", [as_of])

@@ -24,7 +24,8 @@ def ml_home(tmp_path_factory):
     home = Home(tmp_path_factory.mktemp("ml-home"), free_port())
     home.cli("demo", "--students", "150", "--days", "300", "--seed", "5", "--vault-students", "1",
              "--end-date", "2026-11-15")
-    home.cli("materialize", "--select", f"+{SCORES}", timeout=1800)
+    # The whole graph: a dbt subset on a fresh warehouse trips relationship tests on unselected models.
+    home.cli("materialize", timeout=1800)
     yield home
     home.stop()
 
@@ -151,3 +152,26 @@ def test_gate_rules():
     assert churn.gate({"roc_auc": 0.895, "brier": 0.039}, current)[0]
     assert not churn.gate({"roc_auc": 0.885, "brier": 0.030}, current)[0]
     assert not churn.gate({"roc_auc": 0.95, "brier": 0.041}, current)[0]
+
+
+def test_forecast_accuracy_scores_past_forecasts_on_what_happened(ml_home):
+    from studentops_assets.ml.forecast_assets import FORECAST_DDL
+
+    # A forecast "made" two days before the data ends, off by exactly one session every hour; its
+    # interval holds the actual in the even hours only; seasonal naive is off by two.
+    ml_home.query(FORECAST_DDL)
+    ml_home.query(
+        "insert into ml.demand_forecast select 'fc-test', course_code, hour_start, demand + 1, "
+        "case when extract(hour from hour_start)::int % 2 = 0 then demand - 0.5 else demand + 0.5 end, demand + 2, "
+        "demand + 2, 'hgb_conformal', 'hgb_conformal@test', (select max(hour_start) from marts.fact_hourly_demand) "
+        "- interval '47 hours', 0.5, now() - interval '2 days' from marts.fact_hourly_demand "
+        "where course_code = (select min(course_code) from marts.fact_hourly_demand) "
+        "and hour_start > (select max(hour_start) from marts.fact_hourly_demand) - interval '48 hours'")
+    ml_home.cli("materialize", "--select", "key:ml/forecast_accuracy")
+    rows = ml_home.query("select hours_observed, mae, mase, mase_seasonal_naive, coverage from ml.forecast_accuracy "
+                         "where forecast_id = 'fc-test' order by forecast_local_date")
+    assert sum(r[0] for r in rows) == 48
+    for hours, mae, mase, naive, coverage in rows:
+        assert mae == pytest.approx(1.0) and mase == pytest.approx(2.0) and naive == pytest.approx(4.0)
+    total = sum(r[0] * r[4] for r in rows) / 48
+    assert total == pytest.approx(0.5)
