@@ -7,13 +7,14 @@ import dagster as dg
 from .alerts import build_freshness_alert_sensor, run_failure_alerts, run_success_resolves_alerts
 from .automation import automation_sensors
 from .drop_folders import build_drop_folder_sensor
+from .ml_schedules import ml_schedules
 from .schedules import ingest_sources_job, schedule_definitions, warehouse_build_job
 
 
 def sensor_definitions(asset_keys: set[dg.AssetKey], timezone: str) -> dg.Definitions:
     return dg.Definitions(
         jobs=[ingest_sources_job, warehouse_build_job],
-        schedules=schedule_definitions(timezone),
+        schedules=[*schedule_definitions(timezone), *ml_schedules()],
         sensors=[
             build_drop_folder_sensor(asset_keys),
             *automation_sensors(),

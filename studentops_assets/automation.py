@@ -3,9 +3,11 @@
 - warehouse (dbt): `eager()`: a model runs when a parent raw table or model has new data and no
   parent is missing or running, so a file dropped in the inbox reaches the marts within minutes
   (the drop-folder sensor loads it; the dbt automation sensor carries it on).
-- the other groups keep what their assets declare themselves (ML scoring follows a new feature
-  partition, declared by the ML domain); raw loaders run from schedules and sensors, never eagerly
-  (they have no parents to react to).
+- ml/churn_scores: `eager()`: scoring follows a new feature partition (or a newly promoted model)
+  without waiting for the 03:00 schedule.
+- the other assets keep what they declare themselves; raw loaders run from schedules and sensors,
+  never eagerly (they have no parents to react to); models are retrained on their weekly schedule,
+  not whenever a feature partition lands.
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ CONDITION_BY_GROUP: dict[str, dg.AutomationCondition] = {
 }
 
 
+CONDITION_BY_KEY: dict[dg.AssetKey, dg.AutomationCondition] = {
+    dg.AssetKey(["ml", "churn_scores"]): dg.AutomationCondition.eager(),
+}
+
+
 def with_automation(spec: dg.AssetSpec) -> dg.AssetSpec:
-    """Keep a condition an asset declares itself; otherwise use its group's, if any."""
+    """Keep a condition an asset declares itself; otherwise its key's, else its group's, if any."""
     if spec.automation_condition is not None:
         return spec
-    condition = CONDITION_BY_GROUP.get(spec.group_name or "")
+    condition = CONDITION_BY_KEY.get(spec.key) or CONDITION_BY_GROUP.get(spec.group_name or "")
     return spec.replace_attributes(automation_condition=condition) if condition is not None else spec

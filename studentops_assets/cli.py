@@ -72,7 +72,7 @@ def main() -> None:
 
 @main.command()
 @click.option("--students", default=500, show_default=True, help="Platform students to generate.")
-@click.option("--days", default=180, show_default=True, help="Days of platform activity, ending yesterday.")
+@click.option("--days", default=300, show_default=True, help="Days of platform activity, ending yesterday.")
 @click.option("--seed", default=7, show_default=True, help="Random seed: the same seed gives the same data.")
 @click.option("--vault-students", default=3, show_default=True, help="Students that also get study sources.")
 @click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day of activity (default yesterday).")
@@ -250,6 +250,108 @@ def stop() -> None:
         return
     stopped = embedded_server(load_config()).stop()
     click.echo("studentops: embedded Postgres stopped" if stopped else "studentops: embedded Postgres was not running")
+
+
+# --- ML: model versions and the forecast evaluator (issue #9) ---------------------------------------
+
+@main.group()
+def model() -> None:
+    """Churn model versions: list them, promote one (also to roll back)."""
+
+
+@model.command("list")
+@friendly_errors
+def model_list() -> None:
+    """Every trained churn model version, oldest first, with its holdout metrics and status."""
+    import psycopg2
+
+    from studentops_assets.ml import versions
+
+    _, urls = _ready()
+    conn = psycopg2.connect(urls.warehouse)
+    try:
+        rows = versions.list_versions(conn)
+    finally:
+        conn.close()
+    if not rows:
+        click.echo("studentops: no churn model versions yet (materialise ml/churn_model)")
+        return
+    click.echo(f"{'version':<26} {'status':<10} {'AUC':>6} {'Brier':>7} {'base':>7}  {'test window':<23} sha256")
+    for r in rows:
+        m = r["metrics"] or {}
+        auc = f"{m['roc_auc']:.3f}" if m.get("roc_auc") is not None else "-"
+        click.echo(f"{r['version']:<26} {r['status']:<10} {auc:>6} {m.get('brier', float('nan')):>7.4f} "
+                   f"{m.get('brier_base_rate', float('nan')):>7.4f}  {str(r['test_start'])} .. {str(r['test_end'])} "
+                   f"{r['artifact_sha256'][:12]}")
+
+
+@model.command("promote")
+@click.argument("version")
+@friendly_errors
+def model_promote(version: str) -> None:
+    """Make VERSION the production churn model (the previous one is retired). Its artifact must still
+    match its recorded hash. The next `ml/churn_scores` run scores with it."""
+    import psycopg2
+
+    from studentops_assets.ml import versions
+
+    _, urls = _ready()
+    conn = psycopg2.connect(urls.warehouse)
+    try:
+        previous, _ = versions.promote(conn, version)
+        conn.commit()
+    finally:
+        conn.close()
+    if previous == version:
+        click.echo(f"studentops: {version} is already the production churn model")
+    else:
+        click.echo(f"studentops: {version} is now the production churn model (was {previous or 'none'})")
+
+
+@main.command("forecast-eval")
+@click.option("--csv", "csv_path", required=True, type=click.Path(dir_okay=False), help="Hourly history, one row per series and hour.")
+@click.option("--time", "time_col", required=True, help="Timestamp column (ISO 8601; without an offset: local time in --timezone).")
+@click.option("--series", "series_col", required=True, help="Series id column (e.g. a course code).")
+@click.option("--value", "value_col", required=True, help="Numeric value column.")
+@click.option("--timezone", default=None, help="Zone of timestamps without an offset (default: the study timezone).")
+@click.option("--origins", default=4, show_default=True, help="Rolling origins (weeks) of the backtest.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@friendly_errors
+def forecast_eval(csv_path: str, time_col: str, series_col: str, value_col: str, timezone: str | None,
+                  origins: int, as_json: bool) -> None:
+    """Backtest the demand forecaster on your own hourly history: the same model choice as
+    ml/forecast_backtest, MASE against seasonal naive and 95% interval coverage, per series and overall."""
+    import json
+
+    from studentops_assets.ml import forecast as fc
+    from studentops_assets.ml.csv_history import load_hourly_csv
+
+    if origins < 1:
+        raise StudentOpsError("--origins must be at least 1")
+    tz = timezone or load_config().timezone
+    history = load_hourly_csv(csv_path, time_col, series_col, value_col, tz)
+    hours = history.frame["ds"].nunique()
+    needed = origins * fc.HORIZON + fc.MIN_HISTORY
+    if hours < needed:
+        raise StudentOpsError(f"{csv_path}: {hours} hours of history; a {origins}-origin backtest of 7-day forecasts "
+                              f"needs at least {needed} ({fc.MIN_HISTORY // 168} weeks before the first origin)")
+    result = fc.summary(fc.backtest(history.frame, origins, tz=tz))
+    result["notes"] = history.notes
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for note in history.notes:
+        click.echo(f"note: {note}")
+    o = result["overall"]
+
+    def num(v):
+        return "-" if v is None else f"{v:.3f}"
+
+    click.echo(f"model chosen by backtest: {o['model']} ({origins} origins, 7-day horizon, 95% intervals)")
+    click.echo(f"{'series':<20} {'MASE':>7} {'naive':>7} {'coverage':>9}")
+    for uid, r in result["series"].items():
+        click.echo(f"{uid:<20} {num(r['mase']):>7} {num(r['mase_seasonal_naive']):>7} {num(r['coverage']):>9}")
+    click.echo(f"{'overall':<20} {num(o['mase']):>7} {num(o['mase_seasonal_naive']):>7} {num(o['coverage']):>9}")
 
 
 if __name__ == "__main__":

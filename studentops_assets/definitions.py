@@ -20,6 +20,8 @@ from .calendar.definitions import defs as calendar_defs
 from .automation import with_automation
 from .core.settings import load_config
 from .freshness import with_freshness
+from .ml.definitions import defs as ml_defs
+from .ml.versions import ArtifactStore
 from .notes.definitions import defs as notes_defs
 from .operations.definitions import defs as operations_defs
 from .platform.definitions import defs as platform_defs
@@ -38,7 +40,7 @@ def _warehouse() -> WarehouseResource:
 
 
 DOMAINS = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_defs, quality_defs,
-           operations_defs]
+           ml_defs, operations_defs]
 
 
 def _asset_keys(domains: list[dg.Definitions]) -> set[dg.AssetKey]:
@@ -62,6 +64,7 @@ _merged = dg.Definitions.merge(
             "google_calendar": google_calendar_resource(),
             "zotero": zotero_resource(),
             "scholarly_apis": scholarly_apis_from_env(),
+            "artifacts": ArtifactStore(),
             "dbt": DbtCliResource(project_dir=warehouse_dbt_project(), dbt_executable=str(DBT_EXECUTABLE)),
         },
         # Two cores: at most two steps of one run at a time. Steps fork from a server that has

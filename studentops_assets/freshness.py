@@ -25,6 +25,9 @@ DEADLINES: dict[str, tuple[str, timedelta]] = {
     # Platform replicas and the marts: daily by 07:00 (ingestion 06:30, dbt 06:45).
     "platform": ("0 7 * * *", DAY),
     "warehouse": ("0 7 * * *", DAY),
+    # ML: forecast 02:00, churn scoring 03:00, due by 06:00 (weekly assets declare their own policy,
+    # studentops_assets/ml/freshness_policies.py).
+    "ml": ("0 6 * * *", DAY),
 }
 
 

@@ -212,30 +212,43 @@ def run_materialize(selection: str | None, urls: ServerUrls, display: Display | 
             raise StudentOpsError(f"bad --select {selection!r}: {_first_line(str(exc))}") from None
         if not keys:
             raise StudentOpsError(f"--select {selection!r} matches no asset")
-        job_def = repo.get_implicit_job_def_for_assets(keys)
-        if job_def is None:
-            raise StudentOpsError("the selected assets have different partitions; select them separately")
+        from studentops_assets.run_plan import plan_runs
+
+        # Mixed partitioning (the weekly ml features among unpartitioned assets) becomes a sequence
+        # of runs: upstream first, every partition of a partitioned stage in ONE run.
+        runs = plan_runs(repo.asset_graph, keys)
+        jobs = [repo.get_implicit_job_def_for_assets(planned.keys) for planned in runs]
         dbt_keys = {key for key in keys if "dbt" in repo.asset_graph.get(key).kinds}
-        steps = _step_count(job_def, keys)
+        steps = [_step_count(job_def, planned.keys) for job_def, planned in zip(jobs, runs)]
     finally:
         if own_display:
             display.__exit__(None, None, None)
 
-    recon_job = ReconstructableRepository.for_module(
+    reconstructable = ReconstructableRepository.for_module(
         "studentops_assets.definitions", "defs", working_directory=str(REPO_ROOT)
-    ).get_reconstructable_job(job_def.name)
+    )
 
     config_home = Path(os.environ["DAGSTER_HOME"]).parent
     stamp_ = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     log_path = config_home / "logs" / f"materialize-{stamp_}.log"
-    click.echo(f"studentops: materialising {len(keys)} assets ({steps or '?'} steps) into {urls.describe()}")
+    total_steps = sum(steps) if all(steps) else 0
+    in_runs = f" in {len(runs)} runs" if len(runs) > 1 else ""
+    click.echo(f"studentops: materialising {len(keys)} assets ({total_steps or '?'} steps{in_runs}) into {urls.describe()}")
     click.echo(f"  full log: {log_path}")
     with _run_output_to(log_path) as terminal:
         progress = Progress(display=Display(terminal))
         progress.display.status_of = progress.status
-        progress.add_run(keys, steps, dbt_keys)
+        for planned, count in zip(runs, steps):
+            progress.add_run(set(planned.keys), count, dbt_keys & set(planned.keys))
+        run_id, outcome = None, {"success": True}
         with progress.display:
-            run_id, outcome = _execute_with_progress(recon_job, keys, progress)
+            for number, (planned, job_def) in enumerate(zip(runs, jobs), 1):
+                if len(runs) > 1:
+                    progress.echo(f"  run {number}/{len(runs)}: {planned.describe()}")
+                recon_job = reconstructable.get_reconstructable_job(job_def.name)
+                run_id, outcome = _execute_with_progress(recon_job, set(planned.keys), progress, planned.tags)
+                if "error" in outcome or not outcome.get("success"):
+                    break  # later runs read what this one should have built
 
     if "error" in outcome:
         error = outcome["error"]
@@ -258,7 +271,8 @@ def run_materialize(selection: str | None, urls: ServerUrls, display: Display | 
     return 0
 
 
-def _execute_with_progress(recon_job, keys, progress: Progress) -> tuple[str | None, dict[str, object]]:
+def _execute_with_progress(recon_job, keys, progress: Progress,
+                           tags: dict[str, str] | None = None) -> tuple[str | None, dict[str, object]]:
     instance = dg.DagsterInstance.get()
     token = uuid.uuid4().hex
     outcome: dict[str, object] = {}
@@ -270,7 +284,7 @@ def _execute_with_progress(recon_job, keys, progress: Progress) -> tuple[str | N
                     recon_job,
                     instance=run_instance,
                     asset_selection=sorted(keys),
-                    tags={INVOCATION_TAG: token, "studentops/command": "materialize"},
+                    tags={INVOCATION_TAG: token, "studentops/command": "materialize", **(tags or {})},
                     raise_on_error=False,
                 )
                 outcome["success"] = result.success

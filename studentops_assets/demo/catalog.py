@@ -184,7 +184,8 @@ def build_catalog(seed: int, students: int, window: Window) -> Catalog:
 
     rng = stream(seed, "disengagement")
     count = round(DISENGAGED_SHARE * students)
-    first_onset, last_onset = int(0.3 * window.days), int(0.8 * window.days)
+    # From 20% of the window: a time-based holdout needs churners in its training weeks too.
+    first_onset, last_onset = int(0.2 * window.days), int(0.8 * window.days)
     for i in sorted(rng.sample(range(students), count)):
         people[i].onset_day = rng.randint(first_onset, last_onset)
         people[i].half_life_days = round(rng.uniform(5.0, 15.0), 1)

@@ -45,7 +45,7 @@ class DemoSummary:
         )
 
 
-def generate_demo(home: pathlib.Path, platform_dsn: str, *, students: int = 500, days: int = 180,
+def generate_demo(home: pathlib.Path, platform_dsn: str, *, students: int = 500, days: int = 300,
                   seed: int = 7, end_date: dt.date | None = None, vault_students: int = 3,
                   warehouse_port: int = 54329) -> DemoSummary:
     if students < 1:

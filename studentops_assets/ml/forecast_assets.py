@@ -1,0 +1,304 @@
+"""`ml/forecast_backtest` (choose the model), `ml/demand_forecast` (7 days ahead, kept, never
+overwritten) and `ml/forecast_accuracy` (every past forecast against what happened), with checks."""
+
+
+import datetime as dt
+import json
+import time
+import uuid
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from resources.warehouse import WarehouseResource
+
+from .freshness_policies import ML_WEEKLY
+from . import forecast as fc
+from .charts import forecast_chart
+
+DEMAND_KEY = dg.AssetKey(["marts", "fact_hourly_demand"])
+BACKTEST_KEY = dg.AssetKey(["ml", "forecast_backtest"])
+FORECAST_KEY = dg.AssetKey(["ml", "demand_forecast"])
+ACCURACY_KEY = dg.AssetKey(["ml", "forecast_accuracy"])
+ORIGINS = 4
+COVERAGE_BOUNDS = (0.90, 0.99)
+
+BACKTEST_DDL = """
+create schema if not exists ml;
+create table if not exists ml.forecast_backtest (
+    backtest_id   text        not null,
+    evaluated_at  timestamptz not null,
+    model         text        not null,
+    scope         text        not null check (scope in ('series', 'overall')),
+    course_code   text,
+    hours         integer     not null,
+    mae           double precision,
+    mase          double precision,
+    coverage      double precision,
+    chosen        boolean     not null,
+    origins       jsonb       not null
+);
+comment on table ml.forecast_backtest is
+    'Rolling-origin backtests of the demand forecasters: MASE against seasonal naive and 95% coverage, per course and overall.';
+"""
+
+FORECAST_DDL = """
+create table if not exists ml.demand_forecast (
+    forecast_id          text             not null,
+    course_code          text             not null,
+    hour_start           timestamptz      not null,
+    point                double precision not null,
+    lo95                 double precision not null,
+    hi95                 double precision not null,
+    seasonal_naive       double precision not null,
+    model                text             not null,
+    model_version        text             not null,
+    origin               timestamptz      not null,
+    mase_scale           double precision,
+    forecasted_at        timestamptz      not null,
+    primary key (forecast_id, course_code, hour_start)
+);
+create index if not exists demand_forecast_hour on ml.demand_forecast (course_code, hour_start);
+comment on table ml.demand_forecast is
+    'Hourly demand forecasts per course for the 7 days after their origin, 95% intervals; every run is kept.';
+"""
+
+
+def demand_frame(conn) -> pd.DataFrame:
+    with conn.cursor() as cur:
+        cur.execute("select course_code, hour_start at time zone 'UTC', demand::float8 from marts.fact_hourly_demand "
+                    "order by course_code, hour_start")
+        rows = cur.fetchall()
+    return pd.DataFrame(rows, columns=["unique_id", "ds", "y"]).astype({"y": float})
+
+
+def _insert_frame(conn, table: str, frame: pd.DataFrame) -> None:
+    import polars as pl
+
+    from .tables import copy_frame
+
+    copy_frame(conn, table, pl.from_pandas(frame))
+
+
+@dg.asset(
+    key=BACKTEST_KEY,
+    group_name="ml",
+    kinds={"statsforecast", "scikitlearn", "postgres"},
+    pool="ml_forecast",
+    deps=[DEMAND_KEY],
+    freshness_policy=ML_WEEKLY,
+    description=(
+        "Rolling-origin backtest of the hourly demand forecasters (the last 4 weeks as origins, 7-day horizon): "
+        "gradient boosting with MAPIE conformal intervals and statsforecast's seasonal window average with conformal intervals, "
+        "against the seasonal-naive baseline. MASE (scaled by seasonal naive) and 95% interval coverage per "
+        "course and overall; the lowest MASE is the model ml/demand_forecast uses."
+    ),
+)
+def forecast_backtest(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    tz = warehouse.settings().timezone
+    with warehouse.connection() as conn:
+        frame = demand_frame(conn)
+    if frame["ds"].nunique() < fc.MIN_HISTORY + ORIGINS * fc.HORIZON:
+        raise ValueError(f"fact_hourly_demand has {frame['ds'].nunique()} hours; a {ORIGINS}-origin backtest "
+                         f"needs at least {fc.MIN_HISTORY + ORIGINS * fc.HORIZON}")
+    bt = fc.backtest(frame, ORIGINS, tz=tz)
+    figures = fc.summary(bt)
+    backtest_id = f"bt-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    now = dt.datetime.now(dt.timezone.utc)
+    origins = json.dumps([str(o) for o in bt.origins])
+    series = bt.per_series.rename(columns={"unique_id": "course_code"}).assign(scope="series")
+    overall = bt.overall.reset_index().assign(scope="overall", course_code=None)
+    rows = pd.concat([series, overall], ignore_index=True)
+    rows = rows.assign(backtest_id=backtest_id, evaluated_at=pd.Timestamp(now), chosen=rows["model"] == bt.chosen,
+                       origins=origins, hours=rows["hours"].astype(int))
+    rows = rows[["backtest_id", "evaluated_at", "model", "scope", "course_code", "hours", "mae", "mase", "coverage",
+                 "chosen", "origins"]]
+    rows["mase"] = rows["mase"].replace([np.inf, -np.inf], np.nan)
+    with warehouse.connection() as conn:
+        with conn.cursor() as cur:
+            cur.execute(BACKTEST_DDL)
+        _insert_frame(conn, "ml.forecast_backtest", rows)
+        conn.commit()
+
+    # Chart: the busiest course at the last origin, chosen model against what happened.
+    busiest = frame.groupby("unique_id")["y"].sum().idxmax()
+    last = bt.last_origin_forecasts[bt.chosen]
+    last = last[last["unique_id"] == busiest]
+    actual = frame[(frame["unique_id"] == busiest) & (frame["ds"] >= bt.origins[-1] - pd.Timedelta(days=7))]
+    chart = forecast_chart((actual["ds"], actual["y"]), None, (last["ds"], last["point"], last["lo"], last["hi"]),
+                           f"{busiest}: backtest at the last origin, {bt.chosen}")
+    o = figures["overall"]
+    table = "| model | MASE | coverage 95% | MAE |\n|---|---|---|---|\n" + "\n".join(
+        f"| {m}{' (chosen)' if m == bt.chosen else ''} | {r.mase:.3f} | {r.coverage:.3f} | {r.mae:.3f} |"
+        for m, r in bt.overall.iterrows())
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(rows),
+        "backtest_id": backtest_id,
+        "chosen_model": bt.chosen,
+        "mase": o["mase"],
+        "mase_seasonal_naive": o["mase_seasonal_naive"],
+        "coverage": o["coverage"],
+        "candidates": dg.MetadataValue.md(table),
+        "origins": dg.MetadataValue.json([str(t) for t in bt.origins]),
+        "fit_seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in bt.seconds.items()}),
+        "backtest_chart": chart,
+        "seconds": round(time.perf_counter() - started, 2),
+    })
+
+
+def _latest_overall(warehouse: WarehouseResource) -> dict | None:
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('ml.forecast_backtest')")
+        if cur.fetchone()[0] is None:
+            return None
+        cur.execute(
+            "select b.backtest_id, b.model, b.mase, b.coverage, n.mase from ml.forecast_backtest b "
+            "join ml.forecast_backtest n on n.backtest_id = b.backtest_id and n.scope = 'overall' "
+            "and n.model = 'seasonal_naive' where b.scope = 'overall' and b.chosen "
+            "order by b.evaluated_at desc limit 1")
+        row = cur.fetchone()
+    return None if row is None else dict(zip(("backtest_id", "model", "mase", "coverage", "mase_naive"), row))
+
+
+@dg.asset_check(asset=BACKTEST_KEY, name="mase_below_seasonal_naive",
+                description="The chosen forecaster's backtest MASE (scaled by seasonal naive) is below 1: it beats "
+                            "'same hour last week'.")
+def mase_below_seasonal_naive(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    o = _latest_overall(warehouse)
+    if o is None:
+        return dg.AssetCheckResult(passed=False, description="no backtest recorded")
+    return dg.AssetCheckResult(passed=bool(o["mase"] < 1), metadata={k: v for k, v in o.items()},
+                               description=f"{o['model']}: MASE {o['mase']:.3f} (seasonal naive {o['mase_naive']:.3f})")
+
+
+@dg.asset_check(asset=BACKTEST_KEY, name="interval_coverage_95",
+                description="The chosen forecaster's 95% intervals cover between 90% and 99% of backtest actuals "
+                            "(too few: overconfident; too many: uselessly wide).")
+def interval_coverage_95(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    o = _latest_overall(warehouse)
+    if o is None:
+        return dg.AssetCheckResult(passed=False, description="no backtest recorded")
+    lo, hi = COVERAGE_BOUNDS
+    return dg.AssetCheckResult(passed=bool(lo <= o["coverage"] <= hi), metadata={k: v for k, v in o.items()},
+                               description=f"{o['model']}: coverage {o['coverage']:.3f}, bounds [{lo}, {hi}]")
+
+
+@dg.asset(
+    key=FORECAST_KEY,
+    group_name="ml",
+    kinds={"statsforecast", "scikitlearn", "postgres"},
+    pool="ml_forecast",
+    deps=[BACKTEST_KEY, DEMAND_KEY],
+    description=(
+        "Hourly demand per course for the 7 days after the latest recorded hour: point forecast, 95% interval, "
+        "the seasonal-naive forecast beside it, model name and version (the model the latest backtest chose). "
+        "Courses with too little history get the seasonal-naive forecast, labelled as such. Every run is kept, "
+        "so ml/forecast_accuracy can score each forecast on the future it predicted."
+    ),
+)
+def demand_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    tz = warehouse.settings().timezone
+    chosen = _latest_overall(warehouse)
+    model = chosen["model"] if chosen else fc.SEASONAL_NAIVE
+    with warehouse.connection() as conn:
+        frame = demand_frame(conn)
+    pred, naive = fc.forecast(frame, model, tz=tz)
+    scale = fc.mase_scale(frame[frame["ds"] > frame["ds"].max() - pd.Timedelta(weeks=fc.TRAIN_WEEKS)])
+    now = dt.datetime.now(dt.timezone.utc)
+    forecast_id = f"fc-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    out = pred.merge(naive[["unique_id", "ds", "point"]].rename(columns={"point": "seasonal_naive"}),
+                     on=["unique_id", "ds"], how="left")
+    out = pd.DataFrame({
+        "forecast_id": forecast_id,
+        "course_code": out["unique_id"],
+        "hour_start": pd.to_datetime(out["ds"]).dt.tz_localize("UTC"),
+        "point": out["point"].round(4), "lo95": out["lo"].round(4), "hi95": out["hi"].round(4),
+        "seasonal_naive": out["seasonal_naive"].round(4),
+        "model": out["model"],
+        "model_version": out["model"] + "@" + (chosen["backtest_id"] if chosen else "no-backtest"),
+        "origin": pd.Timestamp(frame["ds"].max() + pd.Timedelta(hours=1), tz="UTC"),
+        "mase_scale": out["unique_id"].map(scale).astype(float),
+        "forecasted_at": pd.Timestamp(now),
+    })
+    with warehouse.connection() as conn:
+        with conn.cursor() as cur:
+            cur.execute(FORECAST_DDL)
+        _insert_frame(conn, "ml.demand_forecast", out)
+        conn.commit()
+    busiest = frame.groupby("unique_id")["y"].sum().idxmax()
+    hist = frame[(frame["unique_id"] == busiest) & (frame["ds"] > frame["ds"].max() - pd.Timedelta(days=14))]
+    mine = out[out["course_code"] == busiest]
+    chart = forecast_chart((hist["ds"], hist["y"]), None,
+                           (mine["hour_start"].dt.tz_localize(None), mine["point"], mine["lo95"], mine["hi95"]),
+                           f"{busiest}: the last two weeks and the next 7 days ({model})")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(out),
+        "forecast_id": forecast_id,
+        "model": model,
+        "courses_by_model": dg.MetadataValue.json(out.groupby("model")["course_code"].nunique().to_dict()),
+        "origin": str(out["origin"].iloc[0]) if len(out) else "",
+        "forecast_chart": chart,
+        "forecasting_seconds": round(time.perf_counter() - started, 2),
+    })
+
+
+ACCURACY_SQL = """
+drop table if exists ml.forecast_accuracy;
+create table ml.forecast_accuracy as
+select
+    f.forecast_id,
+    f.model_version,
+    f.course_code,
+    (f.hour_start at time zone %(tz)s)::date                        as forecast_local_date,
+    min(f.forecasted_at)                                             as forecasted_at,
+    count(*)                                                         as hours_observed,
+    avg(abs(d.demand - f.point))                                     as mae,
+    avg(abs(d.demand - f.point)) / nullif(max(f.mase_scale), 0)      as mase,
+    avg(abs(d.demand - f.seasonal_naive)) / nullif(max(f.mase_scale), 0) as mase_seasonal_naive,
+    avg(case when d.demand between f.lo95 and f.hi95 then 1.0 else 0.0 end) as coverage
+from ml.demand_forecast as f
+join marts.fact_hourly_demand as d on d.course_code = f.course_code and d.hour_start = f.hour_start
+group by 1, 2, 3, 4;
+comment on table ml.forecast_accuracy is
+    'Every past demand forecast against the actual demand, once it exists: MASE and 95%% coverage by course and forecast date.';
+"""
+
+
+@dg.asset(
+    key=ACCURACY_KEY,
+    group_name="ml",
+    kinds={"sql", "postgres"},
+    pool="ml_forecast",
+    deps=[FORECAST_KEY, DEMAND_KEY],
+    description=(
+        "Every kept demand forecast joined to the actual hourly demand once those hours exist: MAE, MASE "
+        "(forecast and seasonal naive, scaled by the seasonal-naive in-sample error) and 95% interval coverage "
+        "per forecast, course and local forecast date: the forecast scored on the future it predicted."
+    ),
+)
+def forecast_accuracy(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    tz = warehouse.settings().timezone
+    with warehouse.connection() as conn:
+        with conn.cursor() as cur:
+            cur.execute(FORECAST_DDL)
+            cur.execute(ACCURACY_SQL, {"tz": tz})
+            cur.execute("select count(*), sum(hours_observed), avg(mase), avg(mase_seasonal_naive), "
+                        "sum(coverage * hours_observed) / nullif(sum(hours_observed), 0), count(distinct forecast_id) "
+                        "from ml.forecast_accuracy")
+            n, hours, mase, naive, coverage, forecasts = cur.fetchone()
+        conn.commit()
+
+    def num(v):
+        return float(v) if v is not None else None
+
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": int(n),
+        "hours_observed": int(hours or 0),
+        "forecasts_scored": int(forecasts),
+        "mase": num(mase),
+        "mase_seasonal_naive": num(naive),
+        "coverage": num(coverage),
+    })
