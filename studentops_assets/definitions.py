@@ -11,14 +11,18 @@ from dagster_dbt import DbtCliResource
 from dagster_dlt import DagsterDltResource
 
 from resources.google_calendar import google_calendar_resource
+from resources.llm import llm_from_env
+from resources.mailer import mailer_from_env
 from resources.scholarly_apis import scholarly_apis_from_env
 from resources.warehouse import WarehouseResource
 from resources.zotero import zotero_resource
 from sensors.definitions import sensor_definitions
 
+from .ai.definitions import defs as ai_defs
 from .calendar.definitions import defs as calendar_defs
 from .freshness import with_freshness
 from .notes.definitions import defs as notes_defs
+from .notify.definitions import defs as notify_defs
 from .platform.definitions import defs as platform_defs
 from .quality.definitions import defs as quality_defs
 from .references.definitions import defs as references_defs
@@ -34,7 +38,8 @@ def _warehouse() -> WarehouseResource:
     return WarehouseResource()
 
 
-DOMAINS = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_defs, quality_defs]
+DOMAINS = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_defs, quality_defs,
+           ai_defs, notify_defs]
 
 
 def _asset_keys(domains: list[dg.Definitions]) -> set[dg.AssetKey]:
@@ -55,6 +60,8 @@ _merged = dg.Definitions.merge(
             "google_calendar": google_calendar_resource(),
             "zotero": zotero_resource(),
             "scholarly_apis": scholarly_apis_from_env(),
+            "llm": llm_from_env(),
+            "mailer": mailer_from_env(),
             "dbt": DbtCliResource(project_dir=warehouse_dbt_project(), dbt_executable=str(DBT_EXECUTABLE)),
         },
         # Two cores: at most two steps of one run at a time. Steps fork from a server that has
