@@ -58,20 +58,43 @@ def pending_notes(notes: list[dict], existing: dict, llm_enabled: bool) -> list[
     return out
 
 
-def allowed_dois(conn, student_id: str, note: dict) -> set[str]:
-    """The DOI gate's whitelist: the note's own DOIs, the student's references, the citation cache."""
-    allowed = {str(d).lower() for d in (note["dois"] or [])} | dois_in(note["body"])
+def _regclass(conn, relation: str) -> bool:
     with conn.cursor() as cur:
-        cur.execute("select to_regclass('marts.fact_readings') is not null")
-        if cur.fetchone()[0]:
-            cur.execute("select lower(doi) from marts.fact_readings where student_id = %s and doi is not null", (student_id,))
-            allowed |= {r[0] for r in cur.fetchall()}
-        cur.execute("select lower(doi) from raw.citation_cache where doi is not null")
-        allowed |= {r[0] for r in cur.fetchall()}
-    return allowed
+        cur.execute("select to_regclass(%s) is not null", (relation,))
+        return bool(cur.fetchone()[0])
 
 
-def note_item(conn, note: dict) -> Item:
+class DoiWhitelist:
+    """The DOI gate's whitelist: the note's own DOIs, the student's references, the citation cache.
+    Tables that do not exist yet (a first run) contribute nothing: the gate only gets stricter."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.cache: set[str] = set()
+        if _regclass(conn, "raw.citation_cache"):
+            with conn.cursor() as cur:
+                cur.execute("select lower(doi) from raw.citation_cache where doi is not null")
+                self.cache = {r[0] for r in cur.fetchall()}
+        self.has_readings = _regclass(conn, "marts.fact_readings")
+        self.by_student: dict[str, set[str]] = {}
+
+    def references(self, student_id: str) -> set[str]:
+        if student_id not in self.by_student:
+            found: set[str] = set()
+            if self.has_readings:
+                with self.conn.cursor() as cur:
+                    cur.execute("select lower(doi) from marts.fact_readings where student_id = %s and doi is not null",
+                                (student_id,))
+                    found = {r[0] for r in cur.fetchall()}
+            self.by_student[student_id] = found
+        return self.by_student[student_id]
+
+    def for_note(self, note: dict) -> set[str]:
+        own = {str(d).lower() for d in (note["dois"] or [])} | dois_in(note["body"])
+        return own | self.references(note["student_id"]) | self.cache
+
+
+def note_item(whitelist: DoiWhitelist, note: dict) -> Item:
     body = note["body"]
     if len(body) > MAX_NOTE_CHARS:
         body = body[:MAX_NOTE_CHARS] + "\n[... note cut here for length ...]"
@@ -80,7 +103,7 @@ def note_item(conn, note: dict) -> Item:
         item_key=f"note:{note['student_id']}:{note['note_key']}:{note['content_sha256']}",
         tool=prompts.NOTE_TOOL,
         messages=prompts.document_message("note", attrs, body, NOTE_TASK),
-        allowed_dois=allowed_dois(conn, note["student_id"], note),
+        allowed_dois=whitelist.for_note(note),
         identity={"student_id": note["student_id"], "note_key": note["note_key"], "content_sha256": note["content_sha256"]},
     )
 
@@ -165,6 +188,7 @@ def note_summaries(context: dg.AssetExecutionContext, config: NoteSummariesConfi
         gone = _delete_gone(conn, notes)
         by_key = {(n["student_id"], n["note_key"]): n for n in notes}
         day = budget.usage_day(settings.timezone)
+        whitelist = DoiWhitelist(conn)
         if llm.enabled:
             ctx = CallContext(llm, llm.client(), conn, day, ASSET_KEY_TEXT, run_id)
             # Collect first: results of last night's batch are this run's cheapest answers.
@@ -181,7 +205,7 @@ def note_summaries(context: dg.AssetExecutionContext, config: NoteSummariesConfi
                     if entry.message is None:
                         outcome = Outcome(status="failed", reason=entry.error)
                     else:
-                        outcome = run_item(ctx, note_item(conn, note), first_answer=entry.message)
+                        outcome = run_item(ctx, note_item(whitelist, note), first_answer=entry.message)
                     run_usd += outcome.usd
                     counts[outcome.status] += 1
                     _record(conn, note, outcome, llm, run_id)
@@ -190,14 +214,14 @@ def note_summaries(context: dg.AssetExecutionContext, config: NoteSummariesConfi
             if config.limit:
                 pending = pending[: config.limit]
             if config.batch and llm.use_batches and len(pending) >= llm.batch_min_items:
-                submitted = batches.submit(ctx, [note_item(conn, n) for n in pending])
+                submitted = batches.submit(ctx, [note_item(whitelist, n) for n in pending])
                 counts["submitted"] = len(submitted.items)
                 counts["skipped_budget"] += len(submitted.skipped)
                 if submitted.batch_id:
                     context.log.info(f"submitted batch {submitted.batch_id} with {len(submitted.items)} notes")
             else:
                 for note in pending:
-                    outcome = run_item(ctx, note_item(conn, note))
+                    outcome = run_item(ctx, note_item(whitelist, note))
                     run_usd += outcome.usd
                     cache_reads += outcome.cache_read_tokens
                     counts[outcome.status] += 1
