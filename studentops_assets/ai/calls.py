@@ -21,7 +21,7 @@ from resources.llm import LLMResource
 from . import budget, prompts
 
 # The notes domain's DOI pattern, for running text (the model's answer).
-_DOI = re.compile(r"10\.\d{4,9}/[^\s\"'<>\]\[)(,;]+", re.IGNORECASE)
+_DOI = re.compile(r"10\.\d{4,9}/[^\s\"'<>\]\[)(,;\\]+", re.IGNORECASE)
 
 
 def dois_in(text: str) -> set[str]:
@@ -104,10 +104,24 @@ def judge(item: Item, data: dict | None) -> tuple[str, str | None]:
     errors = prompts.validate(item.tool, data)
     if errors:
         return "invalid", "; ".join(errors[:5])
-    unknown = sorted(dois_in(json.dumps(data)) - item.allowed_dois)
+    found = set().union(*map(dois_in, _strings(data))) - item.allowed_dois
+    # Running text stops a DOI at "(" (a markdown link's end); older DOIs contain parentheses, so a
+    # found DOI that is an allowed one cut at its "(" is that DOI.
+    unknown = sorted(d for d in found if not any(a.startswith(d + "(") for a in item.allowed_dois))
     if unknown:
         return "rejected", f"DOI gate: {', '.join(unknown)} not in the note, the student's references or the citation cache"
     return "ok", None
+
+
+def _strings(value) -> list[str]:
+    """Every string inside a tool input (the DOI gate reads the text, not its JSON escaping)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def call_once(ctx: CallContext, item: Item, messages: list[dict], outcome: Outcome):
