@@ -39,6 +39,30 @@ def _materialize(warehouse, mailer, asset=daily_digests, day="2026-12-02"):
     return result.asset_materializations_for_node(asset.op.name)[0].metadata
 
 
+# What Dagster's run monitoring (the daemon, dagster.yaml `run_monitoring`) does for a run whose
+# process died: mark it failed and give back its pool slots. Without it the rerun would wait for
+# the `mailer` pool slot the killed run still holds.
+_MONITOR = """
+import dagster as dg
+from dagster._core.storage.dagster_run import DagsterRunStatus, RunsFilter
+from resources.postgres_server import ready_urls
+from studentops_assets.core.instance import prepare_dagster_home
+from studentops_assets.core.settings import load_config
+config = load_config()
+prepare_dagster_home(config, ready_urls(config).dagster)
+instance = dg.DagsterInstance.get()
+for run in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING])):
+    instance.report_run_failed(run, message="worker process died (SIGKILL in the test)")
+    instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+"""
+
+
+def _monitor_dead_runs(home) -> None:
+    import sys
+
+    subprocess.run([sys.executable, "-c", _MONITOR], env=home.env(), cwd=REPO_ROOT, check=True, timeout=300)
+
+
 def test_a_run_killed_while_sending_then_rerun_sends_each_digest_once(new_home):
     home, _ = new_home(students=STUDENTS)
     with ResendStandIn(hang_after=2) as resend:
@@ -54,6 +78,7 @@ def test_a_run_killed_while_sending_then_rerun_sends_each_digest_once(new_home):
         rows = outbox(home)
         assert [r[1] for r in rows].count("sent") == 1 and len(rows) == 3
         resend.hang_after = None
+        _monitor_dead_runs(home)
         rerun = home.cli("materialize", "--select", "key:meta/daily_digests", timeout=900,
                          RESEND_API_KEY="re_test_key", RESEND_API_URL=resend.url)
         assert rerun.returncode == 0
