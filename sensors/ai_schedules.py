@@ -7,10 +7,11 @@
 - Sunday 18:00 the weekly digests.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 
+from resources.llm import LLMResource
+from resources.warehouse import WarehouseResource
 from studentops_assets.core.settings import load_config
 
 NOTE_SUMMARIES = dg.AssetKey(["ai", "note_summaries"])
@@ -35,10 +36,11 @@ weekly_digest_job = dg.define_asset_job(
 )
 
 
-def ai_schedules() -> dg.Definitions:
+def ai_schedules() -> dg.Definitions:  # noqa: D103 - see the module docstring
     timezone = load_config().timezone
     return dg.Definitions(
-        jobs=[ai_summariser_job, daily_digest_job, weekly_digest_job],
+        jobs=[ai_summariser_job, daily_digest_job, weekly_digest_job, collect_batches_job],
+        sensors=[ai_batch_results_sensor],
         schedules=[
             dg.ScheduleDefinition(name="ai_summariser_schedule", job=ai_summariser_job, cron_schedule="0 23 * * *",
                                   execution_timezone=timezone, default_status=dg.DefaultScheduleStatus.RUNNING),
@@ -48,3 +50,40 @@ def ai_schedules() -> dg.Definitions:
                                   execution_timezone=timezone, default_status=dg.DefaultScheduleStatus.RUNNING),
         ],
     )
+
+
+collect_batches_job = dg.define_asset_job(
+    name="ai_collect_batches",
+    selection=dg.AssetSelection.assets(NOTE_SUMMARIES),
+    description="Collect ended Message Batches into ai/note_summaries (submits nothing new).",
+)
+
+
+@dg.sensor(
+    name="ai_batch_results_sensor",
+    job=collect_batches_job,
+    minimum_interval_seconds=900,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Every 15 minutes: when a submitted Message Batch has ended, run ai/note_summaries to collect it.",
+)
+def ai_batch_results_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, llm: LLMResource):
+    if not llm.enabled:
+        return dg.SkipReason("no ANTHROPIC_API_KEY: nothing is submitted as a batch")
+    from studentops_assets.ai.batches import open_batches
+    from studentops_assets.ai.note_summaries import ASSET_KEY_TEXT
+
+    with warehouse.connection() as conn:
+        with conn.cursor() as cur:
+            cur.execute("select to_regclass('meta.ai_usage') is not null")
+            if not cur.fetchone()[0]:
+                return dg.SkipReason("meta.ai_usage does not exist yet")
+        pending = open_batches(conn, ASSET_KEY_TEXT)
+    if not pending:
+        return dg.SkipReason("no batch waiting for collection")
+    client = llm.client()
+    ended = [b for b in pending if client.messages.batches.retrieve(b).processing_status == "ended"]
+    if not ended:
+        return dg.SkipReason(f"{len(pending)} batch(es) still processing")
+    # One run collects every ended batch; the run key makes a later tick not ask again for the same ones.
+    return dg.RunRequest(run_key="collect-" + "-".join(sorted(ended)),
+                         run_config={"ops": {"ai__note_summaries": {"config": {"batch": False}}}})

@@ -71,6 +71,13 @@ def _run(home, api, batch: bool):
     return result.asset_materializations_for_node("ai__note_summaries")[0].metadata
 
 
+def _sensor(home, api):
+    from sensors.ai_schedules import ai_batch_results_sensor
+
+    context = dg.build_sensor_context(resources={"warehouse": warehouse_for(home), "llm": llm_for(api.url)})
+    return ai_batch_results_sensor(context)
+
+
 def test_the_nightly_batch_is_submitted_then_collected_by_the_next_run(notes_home, batch_api):
     _reset(notes_home)
     notes = _note_count(notes_home)
@@ -87,7 +94,11 @@ def test_the_nightly_batch_is_submitted_then_collected_by_the_next_run(notes_hom
     assert meta["batch_submitted"].value == 0 and meta["batch_collected"].value == 0
     assert len(batch_api.batches) == 1
 
+    assert isinstance(_sensor(notes_home, batch_api), dg.SkipReason)  # still processing: no run asked for
+
     batch_api.end_batches = True
+    request = _sensor(notes_home, batch_api)
+    assert isinstance(request, dg.RunRequest) and batch_id in request.run_key
     meta = _run(notes_home, batch_api, batch=False)
     assert meta["batch_collected"].value == notes and meta["summarised"].value == notes
     rows = notes_home.query("select status, provider, jsonb_array_length(flashcards) from ai.note_summaries")
