@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from .alerts import build_freshness_alert_sensor, run_failure_alerts, run_success_resolves_alerts
+from .ai_schedules import ai_schedules
 from .automation import automation_sensors
 from .drop_folders import build_drop_folder_sensor
 from .ml_schedules import ml_schedules
@@ -12,7 +13,7 @@ from .schedules import ingest_sources_job, schedule_definitions, warehouse_build
 
 
 def sensor_definitions(asset_keys: set[dg.AssetKey], timezone: str) -> dg.Definitions:
-    return dg.Definitions(
+    return dg.Definitions.merge(dg.Definitions(
         jobs=[ingest_sources_job, warehouse_build_job],
         schedules=[*schedule_definitions(timezone), *ml_schedules()],
         sensors=[
@@ -22,4 +23,4 @@ def sensor_definitions(asset_keys: set[dg.AssetKey], timezone: str) -> dg.Defini
             run_success_resolves_alerts,
             build_freshness_alert_sensor(asset_keys),
         ],
-    )
+    ), ai_schedules())

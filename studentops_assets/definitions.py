@@ -11,11 +11,14 @@ from dagster_dbt import DbtCliResource
 from studentops_assets.core.dlt_support import DescribedDltResource
 
 from resources.google_calendar import google_calendar_resource
+from resources.llm import llm_from_env
+from resources.mailer import mailer_from_env
 from resources.scholarly_apis import scholarly_apis_from_env
 from resources.warehouse import WarehouseResource
 from resources.zotero import zotero_resource
 from sensors.definitions import sensor_definitions
 
+from .ai.definitions import defs as ai_defs
 from .calendar.definitions import defs as calendar_defs
 from .automation import with_automation
 from .core.settings import load_config
@@ -24,6 +27,7 @@ from .ml.definitions import defs as ml_defs
 from .ml.versions import ArtifactStore
 from .notes.definitions import defs as notes_defs
 from .operations.definitions import defs as operations_defs
+from .notify.definitions import defs as notify_defs
 from .platform.definitions import defs as platform_defs
 from .quality.definitions import defs as quality_defs
 from .references.definitions import defs as references_defs
@@ -40,7 +44,7 @@ def _warehouse() -> WarehouseResource:
 
 
 DOMAINS = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_defs, quality_defs,
-           ml_defs, operations_defs]
+           ml_defs, ai_defs, notify_defs, operations_defs]
 
 
 def _asset_keys(domains: list[dg.Definitions]) -> set[dg.AssetKey]:
@@ -65,6 +69,8 @@ _merged = dg.Definitions.merge(
             "zotero": zotero_resource(),
             "scholarly_apis": scholarly_apis_from_env(),
             "artifacts": ArtifactStore(),
+            "llm": llm_from_env(),
+            "mailer": mailer_from_env(),
             "dbt": DbtCliResource(project_dir=warehouse_dbt_project(), dbt_executable=str(DBT_EXECUTABLE)),
         },
         # Two cores: at most two steps of one run at a time. Steps fork from a server that has

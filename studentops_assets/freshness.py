@@ -28,6 +28,10 @@ DEADLINES: dict[str, tuple[str, timedelta]] = {
     # ML: forecast 02:00, churn scoring 03:00, due by 06:00 (weekly assets declare their own policy,
     # studentops_assets/ml/freshness_policies.py).
     "ml": ("0 6 * * *", DAY),
+    # Summaries at 23:00 (collected again at 07:00) and the daily digests at 07:00: due by 08:00
+    # (the weekly digests declare their own weekly policy).
+    "ai": ("0 8 * * *", DAY),
+    "notify": ("0 8 * * *", DAY),
 }
 
 

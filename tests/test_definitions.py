@@ -12,7 +12,7 @@ import pytest
 from studentops_assets.definitions import defs
 
 SNAPSHOT = Path(__file__).with_name("snapshots") / "asset_graph.json"
-SCHEMAS = {"raw", "staging", "snapshots", "marts", "private", "ml", "meta"}
+SCHEMAS = {"raw", "staging", "snapshots", "marts", "private", "ml", "meta", "ai"}
 GROUPS = {"calendar", "references", "notes", "platform", "warehouse", "ml", "ai", "notify"}
 
 

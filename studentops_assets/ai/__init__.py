@@ -1,0 +1,1 @@
+"""AI summaries, key terms and flashcards under a daily budget (group `ai`)."""

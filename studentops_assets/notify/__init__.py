@@ -1,0 +1,1 @@
+"""Daily, weekly and staff digests through an outbox (group `notify`)."""
