@@ -10,6 +10,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_dlt import DagsterDltResource
 
+from resources.embedder import Embedder
 from resources.google_calendar import google_calendar_resource
 from resources.scholarly_apis import scholarly_apis_from_env
 from resources.warehouse import WarehouseResource
@@ -22,6 +23,7 @@ from .notes.definitions import defs as notes_defs
 from .platform.definitions import defs as platform_defs
 from .quality.definitions import defs as quality_defs
 from .references.definitions import defs as references_defs
+from .search.definitions import defs as search_defs
 from .warehouse.definitions import defs as warehouse_defs
 from .warehouse.project import DBT_EXECUTABLE, warehouse_dbt_project
 from .zotero.definitions import defs as zotero_defs
@@ -34,7 +36,8 @@ def _warehouse() -> WarehouseResource:
     return WarehouseResource()
 
 
-DOMAINS = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_defs, quality_defs]
+DOMAINS = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_defs, quality_defs,
+           search_defs]
 
 
 def _asset_keys(domains: list[dg.Definitions]) -> set[dg.AssetKey]:
@@ -55,6 +58,7 @@ _merged = dg.Definitions.merge(
             "google_calendar": google_calendar_resource(),
             "zotero": zotero_resource(),
             "scholarly_apis": scholarly_apis_from_env(),
+            "embedder": Embedder(),
             "dbt": DbtCliResource(project_dir=warehouse_dbt_project(), dbt_executable=str(DBT_EXECUTABLE)),
         },
         # Two cores: at most two steps of one run at a time. Steps fork from a server that has

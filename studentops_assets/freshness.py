@@ -18,6 +18,7 @@ POLICY_BY_GROUP: dict[str, dg.FreshnessPolicy] = {
     "references": DAILY,
     "platform": DAILY,
     "warehouse": DAILY,
+    "search": DAILY,
 }
 
 
