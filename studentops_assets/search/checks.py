@@ -28,15 +28,19 @@ def _no_set() -> dg.AssetCheckResult:
 )
 def embedding_coverage(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connection() as conn:
-        s = current_set(conn)
-        if s is None:
-            return _no_set()
-        documents = read_documents(conn)
-        covered: set[tuple[str, str]] = set()
-        with conn.cursor() as cur:
-            for table, _ in s.tables():
-                cur.execute(sql.SQL("select distinct source_kind, source_id from {}").format(table))
-                covered |= set(cur.fetchall())
+        return coverage(conn)
+
+
+def coverage(conn) -> dg.AssetCheckResult:
+    s = current_set(conn)
+    if s is None:
+        return _no_set()
+    documents = read_documents(conn)
+    covered: set[tuple[str, str]] = set()
+    with conn.cursor() as cur:
+        for table, _ in s.tables():
+            cur.execute(sql.SQL("select distinct source_kind, source_id from {}").format(table))
+            covered |= set(cur.fetchall())
     missing = [(d.source_kind, d.source_id) for d in documents if (d.source_kind, d.source_id) not in covered]
     by_kind: dict[str, dict[str, int]] = {}
     for d in documents:
@@ -68,31 +72,38 @@ def embedding_coverage(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 )
 def embedding_recall(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connection() as conn:
-        s = current_set(conn)
-        if s is None:
-            return _no_set()
-        recalls: list[float] = []
-        with conn.cursor() as cur:
-            for table, _ in s.tables():
-                # A deterministic sample (by hash of the id), so reruns compare like with like.
-                cur.execute(sql.SQL("select embedding::text from {} order by md5(chunk_id) limit %s").format(table),
-                            (RECALL_SAMPLE,))
-                for (vector,) in cur.fetchall():
-                    found = {}
-                    for exact in (False, True):
-                        # hnsw.ef_search as search uses it by default (40).
-                        cur.execute("select set_config('enable_indexscan', %s, true)", ("off" if exact else "on",))
-                        cur.execute("select set_config('enable_seqscan', %s, true)", ("on" if exact else "off",))
-                        cur.execute(sql.SQL("select chunk_id from {} order by embedding <=> %s::vector limit %s").format(table),
-                                    (vector, RECALL_K))
-                        found[exact] = {r[0] for r in cur.fetchall()}
-                    conn.rollback()
-                    if found[True]:
-                        recalls.append(len(found[False] & found[True]) / len(found[True]))
-        recall = sum(recalls) / len(recalls) if recalls else 1.0
-        with conn.cursor() as cur:
-            cur.execute("update ml.embedding_sets set recall_at_10 = %s where set_id = %s", (recall, s.set_id))
-        conn.commit()
+        result = recall_at_10(conn)
+        if "recall_at_10" in result.metadata:
+            with conn.cursor() as cur:
+                cur.execute("update ml.embedding_sets set recall_at_10 = %s where set_id = %s",
+                            (result.metadata["recall_at_10"].value, result.metadata["set_id"].value))
+            conn.commit()
+        return result
+
+
+def recall_at_10(conn) -> dg.AssetCheckResult:
+    s = current_set(conn)
+    if s is None:
+        return _no_set()
+    recalls: list[float] = []
+    with conn.cursor() as cur:
+        for table, _ in s.tables():
+            # A deterministic sample (by hash of the id), so reruns compare like with like.
+            cur.execute(sql.SQL("select embedding::text from {} order by md5(chunk_id) limit %s").format(table),
+                        (RECALL_SAMPLE,))
+            for (vector,) in cur.fetchall():
+                found = {}
+                for exact in (False, True):
+                    # hnsw.ef_search as search uses it by default (40).
+                    cur.execute("select set_config('enable_indexscan', %s, true)", ("off" if exact else "on",))
+                    cur.execute("select set_config('enable_seqscan', %s, true)", ("on" if exact else "off",))
+                    cur.execute(sql.SQL("select chunk_id from {} order by embedding <=> %s::vector limit %s").format(table),
+                                (vector, RECALL_K))
+                    found[exact] = {r[0] for r in cur.fetchall()}
+                conn.rollback()
+                if found[True]:
+                    recalls.append(len(found[False] & found[True]) / len(found[True]))
+    recall = sum(recalls) / len(recalls) if recalls else 1.0
     return dg.AssetCheckResult(
         passed=recall >= RECALL_MIN,
         metadata={
@@ -114,25 +125,29 @@ def embedding_recall(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 )
 def embedding_dimension_and_count(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connection() as conn:
-        s = current_set(conn)
-        if s is None:
-            return _no_set()
-        vectors = wrong_dimension = duplicates = 0
-        expected = 0
-        with conn.cursor() as cur:
-            for table, kinds in s.tables():
-                cur.execute(sql.SQL(
-                    "select count(*), count(distinct chunk_id), count(*) filter (where vector_dims(embedding) <> %s) "
-                    "from {}").format(table), (s.dimension,))
-                n, distinct, wrong = cur.fetchone()
-                vectors += n
-                duplicates += n - distinct
-                wrong_dimension += wrong
-                cur.execute("select count(*) from search.chunks where source_kind = any(%s) and chunker_version = %s",
-                            (list(kinds), s.chunker_version))
-                expected += cur.fetchone()[0]
-            cur.execute("select chunks from ml.embedding_sets where set_id = %s", (s.set_id,))
-            registered = cur.fetchone()[0]
+        return dimension_and_count(conn)
+
+
+def dimension_and_count(conn) -> dg.AssetCheckResult:
+    s = current_set(conn)
+    if s is None:
+        return _no_set()
+    vectors = wrong_dimension = duplicates = 0
+    expected = 0
+    with conn.cursor() as cur:
+        for table, kinds in s.tables():
+            cur.execute(sql.SQL(
+                "select count(*), count(distinct chunk_id), count(*) filter (where vector_dims(embedding) <> %s) "
+                "from {}").format(table), (s.dimension,))
+            n, distinct, wrong = cur.fetchone()
+            vectors += n
+            duplicates += n - distinct
+            wrong_dimension += wrong
+            cur.execute("select count(*) from search.chunks where source_kind = any(%s) and chunker_version = %s",
+                        (list(kinds), s.chunker_version))
+            expected += cur.fetchone()[0]
+        cur.execute("select chunks from ml.embedding_sets where set_id = %s", (s.set_id,))
+        registered = cur.fetchone()[0]
     # When the chunker's output is of another version (a new set is on its way), only the set's own
     # consistency is checked: it keeps answering until the new one is complete.
     compare = expected > 0 or vectors == 0

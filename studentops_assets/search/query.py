@@ -96,8 +96,11 @@ def _hit(row) -> Hit:
 
 
 def vector_candidates(conn, s: EmbeddingSet, query: np.ndarray, limit: int, course=None, student_id=None,
-                      kind=None, iterative: bool = True, exact: bool = False) -> list[Hit]:
-    """Up to `limit` nearest chunks that pass the filters, nearest first (one query per table)."""
+                      kind=None, iterative: bool = True, exact: bool = False, prefer_index: bool = False) -> list[Hit]:
+    """Up to `limit` nearest chunks that pass the filters, nearest first (one query per table).
+
+    `prefer_index` keeps the planner off sequential scans: on small tables it would rather scan and
+    sort (exact anyway), which hides how the HNSW scan behaves under a filter on big ones."""
     literal = "[" + ",".join(f"{x:.7g}" for x in query.tolist()) + "]"
     where, params = _filters(course, student_id, kind)
     cols = sql.SQL(", ").join(map(sql.Identifier, _HIT_COLUMNS))
@@ -111,6 +114,8 @@ def vector_candidates(conn, s: EmbeddingSet, query: np.ndarray, limit: int, cour
                             ("relaxed_order" if iterative else "off",))
                 if exact:
                     cur.execute("select set_config('enable_indexscan', 'off', true)")
+                elif prefer_index:
+                    cur.execute("select set_config('enable_seqscan', 'off', true)")
                 cur.execute(sql.SQL(
                     "select {cols}, embedding <=> %s::vector as distance from {t} where {where} "
                     "order by embedding <=> %s::vector limit %s").format(cols=cols, t=table, where=where),
@@ -162,7 +167,7 @@ def text_candidates(conn, s: EmbeddingSet, text: str, limit: int, course=None, s
 
 def search(conn, text: str, k: int = 10, course: str | None = None, student_id: str | None = None,
            kind: str | None = None, mode: str = "hybrid", iterative: bool = True,
-           embedding_set: EmbeddingSet | None = None) -> SearchResult:
+           embedding_set: EmbeddingSet | None = None, prefer_index: bool = False) -> SearchResult:
     started = time.perf_counter()
     if not text or not text.strip():
         raise StudentOpsError("the search text is empty")
@@ -175,7 +180,8 @@ def search(conn, text: str, k: int = 10, course: str | None = None, student_id: 
             raise StudentOpsError(f"unknown kind {kind!r}: choose notes, materials or references")
         kind = KIND_ALIASES[kind]
     course = normalise_course(course)
-    conn.autocommit = False
+    if conn.autocommit:
+        conn.autocommit = False
     s = embedding_set or current_set(conn)
     if s is None:
         raise StudentOpsError("no embedding set yet: run `studentops materialize` (it builds ml/embedding_sets)")
@@ -186,7 +192,8 @@ def search(conn, text: str, k: int = 10, course: str | None = None, student_id: 
     pool = k if mode == "vector" else min(max(4 * k, 50), 1000)
     vector: list[Hit] = []
     if float(np.linalg.norm(query)) > 0:
-        vector = vector_candidates(conn, s, query, pool, course, student_id, kind, iterative=iterative)
+        vector = vector_candidates(conn, s, query, pool, course, student_id, kind, iterative=iterative,
+                                   prefer_index=prefer_index)
         if len(vector) < pool and (course or student_id or kind):
             matching = count_matching(conn, s, course, student_id, kind)
             if matching > len(vector):

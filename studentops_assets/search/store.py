@@ -254,14 +254,15 @@ def ensure_indexes(conn, s: EmbeddingSet) -> None:
                 idx=sql.Identifier(f"{name}_hnsw"), t=table, m=sql.Literal(HNSW_M), ef=sql.Literal(HNSW_EF_CONSTRUCTION)))
             cur.execute(sql.SQL("create index if not exists {idx} on {t} using gin (content_tsv)").format(
                 idx=sql.Identifier(f"{name}_tsv"), t=table))
-            for column in ("course_code", "student_id", "source_kind"):
+            # No index on source_kind (three values): the planner should use the HNSW index and filter.
+            for column in ("course_code", "student_id"):
                 cur.execute(sql.SQL("create index if not exists {idx} on {t} ({c})").format(
                     idx=sql.Identifier(f"{name}_{column}"), t=table, c=sql.Identifier(column)))
     conn.commit()
 
 
 _VIEW_COLUMNS = ("chunk_id, source_kind, source_id, source_title, student_id, course_code, heading, ordinal, "
-                 "char_start, char_end, content, content_hash, chunker_version, embedding, embedded_at")
+                 "char_start, char_end, content, content_hash, chunker_version, embedding, embedded_at, content_tsv")
 
 # "More like this" for BI tools: the nearest chunks (materials and references) of a given chunk in
 # the current set. plpgsql, so that it follows the view to whichever set is current; the invoker's
