@@ -3,6 +3,7 @@
 - warehouse (dbt): `eager()`: a model runs when a parent raw table or model has new data and no
   parent is missing or running, so a file dropped in the inbox reaches the marts within minutes
   (the drop-folder sensor loads it; the dbt automation sensor carries it on).
+- search: `eager()`: new materials, notes and abstracts are chunked and embedded when they land.
 - ml/churn_scores: `eager()`: scoring follows a new feature partition (or a newly promoted model)
   without waiting for the 03:00 schedule.
 - the other assets keep what they declare themselves; raw loaders run from schedules and sensors,
@@ -16,6 +17,9 @@ import dagster as dg
 
 CONDITION_BY_GROUP: dict[str, dg.AutomationCondition] = {
     "warehouse": dg.AutomationCondition.eager(),
+    # Chunks and embeddings follow new or changed materials, notes and abstracts (only what changed is
+    # re-embedded).
+    "search": dg.AutomationCondition.eager(),
 }
 
 

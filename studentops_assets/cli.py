@@ -352,6 +352,37 @@ def forecast_eval(csv_path: str, time_col: str, series_col: str, value_col: str,
     for uid, r in result["series"].items():
         click.echo(f"{uid:<20} {num(r['mase']):>7} {num(r['mase_seasonal_naive']):>7} {num(r['coverage']):>9}")
     click.echo(f"{'overall':<20} {num(o['mase']):>7} {num(o['mase_seasonal_naive']):>7} {num(o['coverage']):>9}")
+@main.command()
+@click.argument("text")
+@click.option("-k", "k", default=10, show_default=True, help="How many chunks to return.")
+@click.option("--course", default=None, help="Only chunks of this course code (e.g. CS101).")
+@click.option("--student", default=None, help="Only chunks of this student (slug in studentops.yaml): notes, references.")
+@click.option("--kind", type=click.Choice(["notes", "materials", "references"]), default=None, help="Only this kind of source.")
+@click.option("--mode", type=click.Choice(["hybrid", "vector"]), default="hybrid", show_default=True,
+              help="hybrid: vector + full-text (reciprocal rank fusion); vector: embeddings only.")
+@friendly_errors
+def search(text: str, k: int, course: str | None, student: str | None, kind: str | None, mode: str) -> None:
+    """Semantic search over the chunks of materials, notes and reference abstracts."""
+    from resources.postgres_server import ready_urls
+    from studentops_assets.search.cli_table import print_results
+    from studentops_assets.search.query import search as run_search
+
+    import psycopg2
+
+    config = load_config()
+    student_id = None
+    if student is not None:
+        match = [s for s in config.students if s.slug == student]
+        if not match:
+            known = ", ".join(s.slug for s in config.students) or "none configured"
+            raise StudentOpsError(f"unknown student {student!r} (students: {known})")
+        student_id = match[0].id
+    conn = psycopg2.connect(ready_urls(config).warehouse, connect_timeout=10)
+    try:
+        result = run_search(conn, text, k=k, course=course, student_id=student_id, kind=kind, mode=mode)
+    finally:
+        conn.close()
+    print_results(text, result, k)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from studentops_assets.core.dlt_support import DescribedDltResource
 
+from resources.embedder import Embedder
 from resources.google_calendar import google_calendar_resource
 from resources.llm import llm_from_env
 from resources.mailer import mailer_from_env
@@ -31,6 +32,7 @@ from .notify.definitions import defs as notify_defs
 from .platform.definitions import defs as platform_defs
 from .quality.definitions import defs as quality_defs
 from .references.definitions import defs as references_defs
+from .search.definitions import defs as search_defs
 from .warehouse.definitions import defs as warehouse_defs
 from .warehouse.project import DBT_EXECUTABLE, warehouse_dbt_project
 from .zotero.definitions import defs as zotero_defs
@@ -44,7 +46,7 @@ def _warehouse() -> WarehouseResource:
 
 
 DOMAINS = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_defs, quality_defs,
-           ml_defs, ai_defs, notify_defs, operations_defs]
+           ml_defs, search_defs, ai_defs, notify_defs, operations_defs]
 
 
 def _asset_keys(domains: list[dg.Definitions]) -> set[dg.AssetKey]:
@@ -71,6 +73,7 @@ _merged = dg.Definitions.merge(
             "artifacts": ArtifactStore(),
             "llm": llm_from_env(),
             "mailer": mailer_from_env(),
+            "embedder": Embedder(),
             "dbt": DbtCliResource(project_dir=warehouse_dbt_project(), dbt_executable=str(DBT_EXECUTABLE)),
         },
         # Two cores: at most two steps of one run at a time. Steps fork from a server that has

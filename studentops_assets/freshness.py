@@ -31,6 +31,8 @@ DEADLINES: dict[str, tuple[str, timedelta]] = {
     # Summaries at 23:00 (collected again at 07:00) and the daily digests at 07:00: due by 08:00
     # (the weekly digests declare their own weekly policy).
     "ai": ("0 8 * * *", DAY),
+    # Embeddings follow the marts (declarative automation) after the 06:45 dbt build.
+    "search": ("0 8 * * *", DAY),
     "notify": ("0 8 * * *", DAY),
 }
 

@@ -12,8 +12,8 @@ import pytest
 from studentops_assets.definitions import defs
 
 SNAPSHOT = Path(__file__).with_name("snapshots") / "asset_graph.json"
-SCHEMAS = {"raw", "staging", "snapshots", "marts", "private", "ml", "meta", "ai"}
-GROUPS = {"calendar", "references", "notes", "platform", "warehouse", "ml", "ai", "notify"}
+SCHEMAS = {"raw", "staging", "snapshots", "marts", "private", "ml", "meta", "ai", "search"}
+GROUPS = {"calendar", "references", "notes", "platform", "warehouse", "ml", "search", "ai", "notify"}
 
 
 @pytest.fixture(scope="module")
