@@ -20,6 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .features import FEATURES
+from .threads import ml_threads
 
 TEST_WEEKS = 6
 MIN_TRAIN_ROWS = 50
@@ -139,11 +140,12 @@ def train(data: pl.DataFrame, horizon_days: int, threshold: float, seed: int = 0
     x_train, x_test = matrix(train_rows), matrix(test_rows)
     y_test = test_rows["churned"].cast(pl.Int8).to_numpy()
 
-    champion = calibrated(champion_pipeline(seed)).fit(x_train, y_train)
-    challenger = calibrated(challenger_model(seed)).fit(x_train, y_train)
-    explainer = champion_pipeline(seed).fit(x_train, y_train)
-    p_champion = champion.predict_proba(x_test)[:, 1]
-    p_challenger = challenger.predict_proba(x_test)[:, 1]
+    with ml_threads():
+        champion = calibrated(champion_pipeline(seed)).fit(x_train, y_train)
+        challenger = calibrated(challenger_model(seed)).fit(x_train, y_train)
+        explainer = champion_pipeline(seed).fit(x_train, y_train)
+        p_champion = champion.predict_proba(x_test)[:, 1]
+        p_challenger = challenger.predict_proba(x_test)[:, 1]
     typical = {f: float(np.median(train_rows[f].to_numpy())) for f in FEATURES}
     return TrainedChurn(
         split=split,

@@ -74,8 +74,13 @@ def churn_model(context: dg.AssetExecutionContext, config: ChurnTrainingConfig, 
     with warehouse.connection() as conn:
         versions.ensure_table(conn)
         conn.commit()
-        data, wm = _labelled(conn, config.horizon_days)
-        trained = churn.train(data, config.horizon_days, config.operating_threshold, config.seed)
+        try:
+            data, wm = _labelled(conn, config.horizon_days)
+            trained = churn.train(data, config.horizon_days, config.operating_threshold, config.seed)
+        except churn.NotEnoughHistory as exc:
+            # A young warehouse is not an error: no version is recorded, nothing will be scored.
+            context.log.warning(f"no churn model trained: {exc}")
+            return dg.MaterializeResult(metadata={"trained": False, "reason": str(exc)})
         train_s = time.perf_counter() - started
         candidate = trained.champion_metrics
 
@@ -154,19 +159,26 @@ def churn_model(context: dg.AssetExecutionContext, config: ChurnTrainingConfig, 
     })
 
 
-def _production_metrics(warehouse: WarehouseResource) -> tuple[dict | None, dict | None]:
+def _production_metrics(warehouse: WarehouseResource) -> tuple[dict | None, dict | None, int]:
     with warehouse.connection() as conn:
         live = versions.production(conn)
-    return live, (live or {}).get("metrics")
+        trained = len(versions.list_versions(conn))
+    return live, (live or {}).get("metrics"), trained
+
+
+_NEVER_TRAINED = ("no churn model trained yet (the history is too short for a labelled holdout): "
+                  "nothing is scored, so nothing is published")
 
 
 @dg.asset_check(asset=MODEL_KEY, name="production_auc_floor", blocking=True,
                 description="The production churn model's holdout ROC-AUC is at least the floor "
                             "(STUDENTOPS_CHURN_AUC_FLOOR, default 0.75); scores wait for it.")
 def production_auc_floor(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    live, m = _production_metrics(warehouse)
+    live, m, trained = _production_metrics(warehouse)
     floor = auc_floor()
     if live is None:
+        if trained == 0:
+            return dg.AssetCheckResult(passed=True, description=_NEVER_TRAINED, metadata={"applicable": False})
         return dg.AssetCheckResult(passed=False, description="no production churn model (none passed the gate)")
     auc = m.get("roc_auc") or 0.0
     return dg.AssetCheckResult(passed=auc >= floor, metadata={"version": live["version"], "roc_auc": auc, "floor": floor},
@@ -177,8 +189,10 @@ def production_auc_floor(warehouse: WarehouseResource) -> dg.AssetCheckResult:
                 description="The production churn model's holdout Brier score is below that of always predicting "
                             "the base rate (it knows more than the average).")
 def production_brier_below_base_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    live, m = _production_metrics(warehouse)
+    live, m, trained = _production_metrics(warehouse)
     if live is None:
+        if trained == 0:
+            return dg.AssetCheckResult(passed=True, description=_NEVER_TRAINED, metadata={"applicable": False})
         return dg.AssetCheckResult(passed=False, description="no production churn model (none passed the gate)")
     return dg.AssetCheckResult(
         passed=m["brier"] < m["brier_base_rate"],
@@ -260,7 +274,10 @@ def churn_scores(context: dg.AssetExecutionContext, config: ChurnScoringConfig,
     with warehouse.connection() as conn:
         live = versions.production(conn)
         if live is None:
-            raise churn.NotEnoughHistory("no production churn model: nothing may be scored")
+            if versions.list_versions(conn):
+                raise churn.NotEnoughHistory("no production churn model: nothing may be scored")
+            context.log.warning("no churn model trained yet: nothing scored")
+            return dg.MaterializeResult(metadata={"dagster/row_count": 0, "reason": _NEVER_TRAINED})
         bundle = versions.load_artifact(live)
         as_of = latest_scoring_date(conn)
         if as_of is None:
@@ -305,6 +322,8 @@ def churn_scores(context: dg.AssetExecutionContext, config: ChurnScoringConfig,
 def scores_from_production_model(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connection() as conn:
         live = versions.production(conn)
+        if live is None and not versions.list_versions(conn):
+            return dg.AssetCheckResult(passed=True, description=_NEVER_TRAINED, metadata={"applicable": False})
         as_of = latest_scoring_date(conn)
         with conn.cursor() as cur:
             cur.execute(
@@ -329,8 +348,8 @@ def feature_drift_psi(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         live = versions.production(conn)
         as_of = latest_scoring_date(conn)
         if live is None or as_of is None:
-            return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
-                                       description="no production model or no scored as-of date to compare")
+            return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN, metadata={"applicable": False},
+                                       description="no production model or no scored as-of date: no drift to measure")
         train = warehouse_reads.stored_features(conn, "is_active and as_of_date between %s and %s",
                                                 [live["train_start"], live["train_end"]])
         latest = warehouse_reads.stored_features(conn, "is_active and as_of_date = %s", [as_of])

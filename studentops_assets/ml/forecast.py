@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .threads import ml_threads
+
 HORIZON = 168  # 7 days of hours
 SEASON = 168  # same hour last week
 LEVEL = 95
@@ -123,11 +125,12 @@ def hgb_conformal(history: pd.DataFrame, h: int = HORIZON, tz: str = "UTC", seed
     model = HistGradientBoostingRegressor(loss="absolute_error", max_iter=150, learning_rate=0.08,
                                           max_leaf_nodes=31, categorical_features=[FEATURE_COLUMNS.index("series")],
                                           random_state=seed)
-    model.fit(fit_rows[FEATURE_COLUMNS], fit_rows["y"])
-    conformal = SplitConformalRegressor(model, confidence_level=LEVEL / 100, prefit=True)
-    conformal.conformalize(conf_rows[FEATURE_COLUMNS], conf_rows["y"])
     target = design[design["y"].isna()]
-    point, bounds = conformal.predict_interval(target[FEATURE_COLUMNS])
+    with ml_threads():
+        model.fit(fit_rows[FEATURE_COLUMNS], fit_rows["y"])
+        conformal = SplitConformalRegressor(model, confidence_level=LEVEL / 100, prefit=True)
+        conformal.conformalize(conf_rows[FEATURE_COLUMNS], conf_rows["y"])
+        point, bounds = conformal.predict_interval(target[FEATURE_COLUMNS])
     point = np.maximum(point, 0)
     return pd.DataFrame({"unique_id": target["unique_id"].to_numpy(), "ds": target["ds"].to_numpy(), "point": point,
                          "lo": np.maximum(bounds[:, 0, 0], 0), "hi": bounds[:, 1, 0], "model": HGB})

@@ -100,9 +100,13 @@ def forecast_backtest(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     tz = warehouse.settings().timezone
     with warehouse.connection() as conn:
         frame = demand_frame(conn)
-    if frame["ds"].nunique() < fc.MIN_HISTORY + ORIGINS * fc.HORIZON:
-        raise ValueError(f"fact_hourly_demand has {frame['ds'].nunique()} hours; a {ORIGINS}-origin backtest "
-                         f"needs at least {fc.MIN_HISTORY + ORIGINS * fc.HORIZON}")
+    needed = fc.MIN_HISTORY + ORIGINS * fc.HORIZON
+    if frame["ds"].nunique() < needed:
+        # A young warehouse: nothing to choose between; ml/demand_forecast falls back to seasonal naive.
+        reason = (f"fact_hourly_demand has {frame['ds'].nunique()} hours; a {ORIGINS}-origin backtest needs "
+                  f"{needed}: no backtest, forecasts are seasonal naive")
+        context.log.warning(reason)
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "backtested": False, "reason": reason})
     bt = fc.backtest(frame, ORIGINS, tz=tz)
     figures = fc.summary(bt)
     backtest_id = f"bt-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
@@ -148,6 +152,10 @@ def forecast_backtest(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     })
 
 
+_NO_BACKTEST = ("no backtest yet (the history is shorter than a 4-origin backtest needs): every forecast is the "
+                "seasonal-naive baseline, labelled as such")
+
+
 def _latest_overall(warehouse: WarehouseResource) -> dict | None:
     with warehouse.connection() as conn, conn.cursor() as cur:
         cur.execute("select to_regclass('ml.forecast_backtest')")
@@ -168,7 +176,7 @@ def _latest_overall(warehouse: WarehouseResource) -> dict | None:
 def mase_below_seasonal_naive(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     o = _latest_overall(warehouse)
     if o is None:
-        return dg.AssetCheckResult(passed=False, description="no backtest recorded")
+        return dg.AssetCheckResult(passed=True, metadata={"applicable": False}, description=_NO_BACKTEST)
     return dg.AssetCheckResult(passed=bool(o["mase"] < 1), metadata={k: v for k, v in o.items()},
                                description=f"{o['model']}: MASE {o['mase']:.3f} (seasonal naive {o['mase_naive']:.3f})")
 
@@ -179,7 +187,7 @@ def mase_below_seasonal_naive(warehouse: WarehouseResource) -> dg.AssetCheckResu
 def interval_coverage_95(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     o = _latest_overall(warehouse)
     if o is None:
-        return dg.AssetCheckResult(passed=False, description="no backtest recorded")
+        return dg.AssetCheckResult(passed=True, metadata={"applicable": False}, description=_NO_BACKTEST)
     lo, hi = COVERAGE_BOUNDS
     return dg.AssetCheckResult(passed=bool(lo <= o["coverage"] <= hi), metadata={k: v for k, v in o.items()},
                                description=f"{o['model']}: coverage {o['coverage']:.3f}, bounds [{lo}, {hi}]")
@@ -205,6 +213,9 @@ def demand_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     model = chosen["model"] if chosen else fc.SEASONAL_NAIVE
     with warehouse.connection() as conn:
         frame = demand_frame(conn)
+    if frame.empty:
+        context.log.warning("no hourly demand recorded yet: nothing to forecast")
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "reason": "no hourly demand recorded yet"})
     pred, naive = fc.forecast(frame, model, tz=tz)
     scale = fc.mase_scale(frame[frame["ds"] > frame["ds"].max() - pd.Timedelta(weeks=fc.TRAIN_WEEKS)])
     now = dt.datetime.now(dt.timezone.utc)
