@@ -146,3 +146,35 @@ def test_a_new_chunker_version_builds_a_new_set_while_the_old_one_answers(home):
     assert statuses[old.set_id] == "dropped" and statuses[new.set_id] == "previous"
     assert home.query("select to_regclass(%s)", (f"ml.embeddings_{old.set_id}",)) == [(None,)]
     assert home.query("select to_regclass(%s)::text", (f"ml.embeddings_{new.set_id}",)) == [(f"ml.embeddings_{new.set_id}",)]
+
+
+def test_openalex_and_crossref_abstracts_from_the_citation_cache_are_chunked(home):
+    """Rows shaped as the citation-cache loader writes them (a copy of a real row, with an OpenAlex and
+    a Crossref answer in `_record`): their abstracts become reference chunks, rebuilt and stripped."""
+    import json
+
+    openalex = {"id": "https://openalex.org/W1", "abstract_inverted_index": {
+        "Quokkafish": [0], "retrieval": [1, 4], "beats": [2], "rereading": [3], "practice.": [5]}}
+    crossref = {"message": {"DOI": "10.5555/crossref-abs", "abstract":
+                "<jats:title>Abstract</jats:title><jats:p>Wombatfern spacing &amp; <jats:italic>interleaving"
+                "</jats:italic> help.</jats:p>"}}
+    (count,), = home.query("select count(*) from raw.citation_cache")
+    assert count > 0, "the demo cites DOIs: its citation cache has rows"
+    for doi, provider, record in (("10.5555/openalex-abs", "openalex", openalex),
+                                  ("10.5555/crossref-abs", "crossref", crossref)):
+        home.query(
+            "create temp table copied as select * from raw.citation_cache limit 1; "
+            "update copied set doi = %(doi)s, _natural_key = %(doi)s, resolved = true, provider = %(p)s, "
+            "title = 'A test paper', _record = %(record)s, _dlt_id = md5(%(doi)s); "
+            "insert into raw.citation_cache select * from copied",
+            {"doi": doi, "p": provider, "record": json.dumps(record)})
+    home.cli("materialize", "--select", "group:search", timeout=900, **HASHING)
+    chunks = dict(home.query("select source_id, content from ml.document_chunks where source_id like 'doi:10.5555/%%'"))
+    assert chunks == {
+        "doi:10.5555/openalex-abs": "Quokkafish retrieval beats rereading retrieval practice.",
+        "doi:10.5555/crossref-abs": "Wombatfern spacing & interleaving help.",
+    }
+    with _conn(home) as conn:
+        assert checks.coverage(conn).passed
+        hit = search(conn, "wombatfern", k=1, kind="references").hits[0]
+        assert hit.source_id == "doi:10.5555/crossref-abs"
