@@ -29,6 +29,11 @@ COURSE_TASK = (
 
 def _as_of(conn, today: dt.date) -> dt.date | None:
     with conn.cursor() as cur:
+        cur.execute("select to_regclass('marts.fact_material_views') is not null"
+                    " and to_regclass('staging.stg_platform_materials') is not null")
+        if not cur.fetchone()[0]:
+            return None  # the platform has not been modelled yet: nothing to summarise
+
         cur.execute("select max(started_local_date) from marts.fact_material_views where started_local_date <= %s", (today,))
         return cur.fetchone()[0]
 

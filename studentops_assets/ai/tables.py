@@ -15,7 +15,7 @@ create table if not exists ai.note_summaries (
     title           text,
     course_code     text,
     content_sha256  text        not null,
-    status          text        not null check (status in ('ok', 'failed', 'rejected', 'submitted')),
+    status          text        not null check (status in ('ok', 'failed', 'rejected')),
     provider        text        not null check (provider in ('anthropic', 'extractive')),
     model           text,
     prompt_version  text,
