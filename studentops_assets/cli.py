@@ -168,15 +168,18 @@ def _port_free(port: int) -> bool:
 def dev(port: int, host: str, start_timeout: int) -> None:
     """Start the Dagster UI and daemon on this instance (Ctrl-C or SIGTERM stops both)."""
     from studentops_assets.core.devserver import run_dev
-    from studentops_assets.warehouse.project import warehouse_dbt_project
+    from studentops_assets.materialize import _export_dbt_env
+    from studentops_assets.warehouse.project import prepare_manifest
 
     with Display(sys.stdout) as display:
         display.phase("starting the warehouse server and preparing the Dagster instance")
-        _ready()
+        _config, urls = _ready()
         if not _port_free(port):
             raise StudentOpsError(f"port {port} is already in use; pass --port to pick another")
         display.phase("parsing the dbt project")
-        warehouse_dbt_project()  # parse the dbt project once before the code servers load it
+        # Parse once, before the code servers load it, so edited models are what the UI shows.
+        _export_dbt_env(urls)
+        prepare_manifest()
     sys.exit(run_dev(host, port, start_timeout))
 
 

@@ -189,14 +189,33 @@ def _step_count(job_def, keys) -> int:
         return 0
 
 
+def _export_dbt_env(urls: ServerUrls) -> None:
+    from resources.postgres_server import PgParams
+    from studentops_assets.core.settings import load_config
+
+    params = PgParams.from_url(urls.warehouse)
+    os.environ.update(
+        STUDENTOPS_PGHOST=params.host,
+        STUDENTOPS_PGPORT=str(params.port),
+        STUDENTOPS_PGUSER=params.user,
+        STUDENTOPS_PGPASSWORD=params.password,
+        STUDENTOPS_PGDATABASE=params.database,
+        STUDENTOPS_TIMEZONE=load_config().timezone,
+    )
+
+
 def run_materialize(selection: str | None, urls: ServerUrls, display: Display | None = None) -> int:
     from studentops_assets.warehouse.project import prepare_manifest
 
     own_display = display is None
     display = display or Display(sys.stdout).__enter__()
     try:
-        # Re-parse the dbt project before the definitions load, so edited models are what runs.
+        # Re-parse the dbt project before the definitions load, so edited models are what runs. Parse
+        # with the connection and timezone the dbt step will see (the warehouse resource exports the
+        # same values): a different profile or var makes that step's dbt throw the partial parse
+        # away and parse everything again ("Unable to do partial parsing because profile has changed").
         display.phase("parsing the dbt project")
+        _export_dbt_env(urls)
         prepare_manifest()
         display.phase("loading the asset graph")
         from studentops_assets.definitions import defs
