@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # README's advice), a STUDENTOPS_HOME or DAGSTER_HOME would make every test home share one server.
 # Subprocesses get a clean environment from Home.env(); this scrubs the test process itself, where
 # in-process WarehouseResource / load_config() calls read the same variables.
-# STUDENTOPS_UPDATE_SNAPSHOTS is the suite's own switch, not the environment under test.
-_KEEP = {"STUDENTOPS_UPDATE_SNAPSHOTS"}
+_KEEP: set[str] = set()
 for _name in [n for n in os.environ if n.startswith(("STUDENTOPS_", "DAGSTER_")) and n not in _KEEP]:
     del os.environ[_name]
+# Nor on a ./.studentops the developer keeps in the checkout: code that reads the default home in
+# this process (the definitions' study timezone, for one) reads an empty one.
+os.environ["STUDENTOPS_HOME"] = tempfile.mkdtemp(prefix="studentops-test-default-home-")
 STUDENTOPS = Path(sys.executable).with_name("studentops")
 
 

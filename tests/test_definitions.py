@@ -11,7 +11,6 @@ import pytest
 
 from studentops_assets.definitions import defs
 
-SNAPSHOT = Path(__file__).with_name("snapshots") / "asset_graph.json"
 SCHEMAS = {"raw", "staging", "snapshots", "marts", "private", "ml", "meta", "ai", "search"}
 GROUPS = {"calendar", "references", "notes", "platform", "warehouse", "ml", "search", "ai", "notify"}
 
@@ -51,7 +50,18 @@ def test_loaders_and_dbt_run_in_pools(graph):
     assert all(pools.values()), {k: v for k, v in pools.items() if not v}
 
 
+def _freshness(policy) -> dict | None:
+    if policy is None:
+        return None
+    if isinstance(policy, dg.FreshnessPolicy) and getattr(policy, "deadline_cron", None):
+        return {"cron": policy.deadline_cron, "lower_bound_s": policy.lower_bound_delta.total_seconds(),
+                "timezone": policy.timezone}
+    return {"fail_s": policy.fail_window.to_timedelta().total_seconds(),
+            "warn_s": policy.warn_window.to_timedelta().total_seconds() if policy.warn_window else None}
+
+
 def _shape(graph) -> dict:
+    repo = defs.get_repository_def()
     assets = {}
     for key in sorted(graph.get_all_asset_keys()):
         node = graph.get(key)
@@ -60,14 +70,31 @@ def _shape(graph) -> dict:
             "kinds": sorted(node.kinds),
             "deps": sorted(k.to_user_string() for k in node.parent_keys),
             "checks": sorted(c.name for c in node.check_keys),
+            "blocking_checks": sorted(c.name for c in node.check_keys if graph.get_check_spec(c).blocking),
+            "freshness": _freshness(node.freshness_policy),
+            "automation": node.automation_condition.get_label() or type(node.automation_condition).__name__
+            if node.automation_condition else None,
+            "pools": sorted(node.pools or []),
+            "partitioned": type(node.partitions_def).__name__ if node.partitions_def else None,
         }
-    return {"assets": assets, "jobs": sorted(j.name for j in defs.get_repository_def().get_all_jobs())}
+    schedules = {
+        s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name,
+                 "default_status": s.default_status.value}
+        for s in repo.schedule_defs
+    }
+    sensors = {
+        s.name: {"type": type(s).__name__, "default_status": s.default_status.value,
+                 "minimum_interval_seconds": s.minimum_interval_seconds}
+        for s in repo.sensor_defs
+    }
+    return {"assets": assets, "jobs": sorted(j.name for j in repo.get_all_jobs()), "schedules": schedules,
+            "sensors": sensors}
 
 
-def test_graph_snapshot(graph):
-    """Changes to the graph's shape are deliberate: STUDENTOPS_UPDATE_SNAPSHOTS=1 rewrites the file."""
-    shape = _shape(graph)
-    if os.environ.get("STUDENTOPS_UPDATE_SNAPSHOTS"):
-        SNAPSHOT.parent.mkdir(exist_ok=True)
-        SNAPSHOT.write_text(json.dumps(shape, indent=2, sort_keys=True) + "\n")
-    assert shape == json.loads(SNAPSHOT.read_text())
+def test_graph_snapshot(graph, snapshot):
+    """The whole graph's shape (assets, groups, kinds, deps, checks, freshness, automation, jobs,
+    schedules with their crons and timezones, sensors). A deliberate change is recorded with
+    `python -m pytest tests/test_definitions.py --snapshot-update`; any other change fails here."""
+    from syrupy.extensions.json import JSONSnapshotExtension
+
+    assert _shape(graph) == snapshot.use_extension(JSONSnapshotExtension)
