@@ -74,7 +74,8 @@ class Progress:
     """Counters of one `studentops materialize` across all of its runs, and its display."""
 
     display: Display
-    assets: int = 0
+    # Assets, not materialisation events: a partitioned asset built for 43 weeks counts once.
+    materialised: set = field(default_factory=set)
     rows: int = 0
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
@@ -90,6 +91,10 @@ class Progress:
     dbt_keys: set = field(default_factory=set)
     dbt_done: int = 0
     running: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def assets(self) -> int:
+        return len(self.materialised)
 
     def add_run(self, keys, steps: int, dbt_keys=()) -> None:
         self.runs_total += 1
@@ -146,7 +151,7 @@ def _report(event, progress: Progress) -> None:
         mat = dagster_event.step_materialization_data.materialization
         rows = mat.metadata.get("dagster/row_count")
         count = int(rows.value) if rows is not None else None
-        progress.assets += 1
+        progress.materialised.add(mat.asset_key)
         progress.rows += count or 0
         if mat.asset_key in progress.dbt_keys:
             progress.dbt_done += 1
