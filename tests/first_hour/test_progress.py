@@ -50,7 +50,9 @@ def test_totals_add_up_across_runs():
     progress.add_run([dg.AssetKey(["raw", "x"])], steps=2)
     progress.add_run([*dbt_keys, dg.AssetKey(["ml", "y"])], steps=3, dbt_keys=dbt_keys)
     progress.runs_started = 2
-    progress.steps_done, progress.assets, progress.dbt_done = 3, 2, 1
+    progress.steps_done, progress.dbt_done = 3, 1
+    # A partitioned asset materialised for several partitions counts once.
+    progress.materialised = {dg.AssetKey(["raw", "x"]), dg.AssetKey(["ml", "y"])}
     progress.running["warehouse_dbt_models"] = time.monotonic()
     status = progress.status()
     assert status.startswith("run 2/2 | steps 3/5 done | assets 2/4 | running warehouse_dbt_models")
