@@ -65,18 +65,43 @@ def course_weeks(conn, as_of: dt.date) -> list[dict]:
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def week_materials(conn, course_code: str, week_start: dt.date) -> list[dict]:
+def materials_by_week(conn, weeks: list[dict]) -> dict[tuple[str, dt.date], list[dict]]:
+    """The TOP_MATERIALS most studied materials of every (course, week), in one pass over the views
+    (a query per course and week re-read the whole fact table each time: minutes on the demo)."""
+    if not weeks:
+        return {}
+    first = min(w["week_start"] for w in weeks)
+    last = max(w["week_start"] for w in weeks) + dt.timedelta(days=7)
     with conn.cursor() as cur:
         cur.execute(
             """
-            select m.material_id::text, m.title, coalesce(m.content, ''), m.updated_at, sum(v.active_seconds) as seconds
-            from marts.fact_material_views v join staging.stg_platform_materials m on m.material_id::text = v.material_id::text
-            where v.course_code = %s and v.started_local_date >= %s and v.started_local_date < %s
-            group by 1, 2, 3, 4 order by seconds desc, 1 limit %s
+            with per_material as (
+                select course_code, date_trunc('week', started_local_date)::date as week_start, material_id,
+                       sum(active_seconds) as seconds
+                from marts.fact_material_views
+                where course_code is not null and started_local_date >= %s and started_local_date < %s
+                group by 1, 2, 3
+            ),
+            ranked as (
+                select *, row_number() over (partition by course_code, week_start order by seconds desc, material_id::text) as n
+                from per_material
+            ),
+            materials as (
+                select material_id::text as material_id, title, coalesce(content, '') as content, updated_at
+                from staging.stg_platform_materials
+            )
+            select r.course_code, r.week_start, m.material_id, m.title, m.content, m.updated_at
+            from ranked r join materials m on m.material_id = r.material_id::text
+            where r.n <= %s
+            order by r.course_code, r.week_start, r.n
             """,
-            (course_code, week_start, week_start + dt.timedelta(days=7), TOP_MATERIALS),
+            (first, last, TOP_MATERIALS),
         )
-        return [{"material_id": r[0], "title": r[1], "content": r[2], "updated_at": r[3]} for r in cur.fetchall()]
+        out: dict[tuple[str, dt.date], list[dict]] = {}
+        for course, week, material_id, title, text, updated in cur.fetchall():
+            out.setdefault((course, week), []).append(
+                {"material_id": material_id, "title": title, "content": text, "updated_at": updated})
+        return out
 
 
 def input_hash(week: dict, materials: list[dict]) -> str:
@@ -121,8 +146,9 @@ def course_weekly_summaries(context: dg.AssetExecutionContext, warehouse: Wareho
             cur.execute("select course_code, week_start, input_sha256, provider from ai.course_weekly_summaries")
             existing = {(c, w): (h, p) for c, w, h, p in cur.fetchall()}
         ctx = CallContext(llm, llm.client(), conn, day, ASSET_KEY_TEXT, run_id) if llm.enabled else None
+        studied = materials_by_week(conn, weeks)
         for week in weeks:
-            materials = week_materials(conn, week["course_code"], week["week_start"])
+            materials = studied.get((week["course_code"], week["week_start"]), [])
             digest = input_hash(week, materials)
             done = existing.get((week["course_code"], week["week_start"]))
             if done and done[0] == digest and (done[1] == "anthropic" or not llm.enabled):

@@ -40,10 +40,12 @@ def test_two_runs_at_once_never_spend_more_than_the_daily_budget(notes_home):
         calls = len(api.messages())
     # Over budget is not a failure: both runs succeed and report what they skipped.
     assert [r.returncode for r in runs] == [0, 0], outputs
+    (day,), = notes_home.query("select distinct usage_day from meta.ai_usage where asset_key = 'ai/note_summaries'")
+    # The day's total over every row of that day (any asset) is what the budget caps.
     (total, reserved_open, settled), = notes_home.query(
-        "select coalesce(sum(coalesce(usd, reserved_usd)), 0), count(*) filter (where status = 'reserved'),"
-        " count(*) filter (where status = 'settled') from meta.ai_usage"
-        " where asset_key = 'ai/note_summaries' and usage_day = (select max(usage_day) from meta.ai_usage)")
+        "select coalesce(sum(case when status = 'reserved' then reserved_usd else coalesce(usd, 0) end), 0),"
+        " count(*) filter (where status = 'reserved'), count(*) filter (where status = 'settled')"
+        " from meta.ai_usage where usage_day = %s", (day,))
     assert 0 < total <= BUDGET
     assert reserved_open == 0 and settled == calls
     done = notes_home.query("select count(*) from ai.note_summaries where status = 'ok' and provider = 'anthropic'")[0][0]
