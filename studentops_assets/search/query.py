@@ -77,8 +77,10 @@ def _filters(course: str | None, student_id: str | None, kind: str | None) -> tu
         clauses.append(sql.SQL("course_code = %s"))
         params.append(course)
     if student_id:
+        from .sources import gold_student_id
+
         clauses.append(sql.SQL("student_id = %s"))
-        params.append(student_id)
+        params.append(gold_student_id(student_id))
     if kind:
         clauses.append(sql.SQL("source_kind = %s"))
         params.append(kind)

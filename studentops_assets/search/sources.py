@@ -12,6 +12,8 @@ A table that does not exist yet (a source never configured) is skipped, not an e
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,18 @@ KIND_ALIASES = {"materials": "material", "notes": "note", "references": "referen
                 "material": "material", "note": "note", "reference": "reference"}
 
 
+def gold_student_id(raw_id: str | None) -> str | None:
+    """The student's id as the gold layer has it (a uuid, whatever studentops.yaml says): the id itself
+    when it is a uuid, else md5('studentops-student:' || id) read as a uuid, exactly as the dbt models
+    map it, so chunks join marts.dim_students on student_id without a cast."""
+    if not raw_id:
+        return None
+    try:
+        return str(uuid.UUID(str(raw_id)))
+    except ValueError:
+        return str(uuid.UUID(hashlib.md5(f"studentops-student:{raw_id}".encode()).hexdigest()))
+
+
 @dataclass(frozen=True)
 class Document:
     source_kind: str
@@ -38,6 +52,9 @@ class Document:
     text: str
     student_id: str | None
     course_code: str | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "student_id", gold_student_id(self.student_id))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ select
     p.action,
     p.reason,
     p.file_request_id,
-    p.source_id,
+    p.source_id::text                                                    as source_id,  -- text, like every other source_id of the gold layer
     p.created_at                                                         as awarded_at,
     (p.created_at at time zone '{{ var("study_timezone") }}')::date     as awarded_local_date
 from {{ ref('stg_platform_points_transactions') }} as p
