@@ -53,6 +53,10 @@ def ensure_bi_role(config: StudentOpsConfig, urls: ServerUrls) -> str:
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
+            # Two CLI processes starting together (two `materialize` runs) would grant at once, and
+            # Postgres refuses concurrent updates of one catalog row ("tuple concurrently updated"):
+            # one at a time, for as long as this connection lives.
+            cur.execute("select pg_advisory_lock(hashtext('studentops_bi_role'))")
             cur.execute("select 1 from pg_roles where rolname = %s", (BI_ROLE,))
             exists = cur.fetchone() is not None
             role = sql.Identifier(BI_ROLE)
