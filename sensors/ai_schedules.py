@@ -12,7 +12,6 @@ import dagster as dg
 
 from resources.llm import LLMResource
 from resources.warehouse import WarehouseResource
-from studentops_assets.core.settings import load_config
 
 NOTE_SUMMARIES = dg.AssetKey(["ai", "note_summaries"])
 
@@ -36,8 +35,7 @@ weekly_digest_job = dg.define_asset_job(
 )
 
 
-def ai_schedules() -> dg.Definitions:  # noqa: D103 - see the module docstring
-    timezone = load_config().timezone
+def ai_schedules(timezone: str) -> dg.Definitions:  # noqa: D103 - see the module docstring
     return dg.Definitions(
         jobs=[ai_summariser_job, daily_digest_job, weekly_digest_job, collect_batches_job],
         sensors=[ai_batch_results_sensor],

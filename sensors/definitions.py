@@ -13,9 +13,10 @@ from .schedules import ingest_sources_job, schedule_definitions, warehouse_build
 
 
 def sensor_definitions(asset_keys: set[dg.AssetKey], timezone: str) -> dg.Definitions:
+    """`timezone`: the study timezone, read from studentops.yaml when the code location loads."""
     return dg.Definitions.merge(dg.Definitions(
         jobs=[ingest_sources_job, warehouse_build_job],
-        schedules=[*schedule_definitions(timezone), *ml_schedules()],
+        schedules=[*schedule_definitions(timezone), *ml_schedules(timezone)],
         sensors=[
             build_drop_folder_sensor(asset_keys),
             *automation_sensors(),
@@ -23,4 +24,4 @@ def sensor_definitions(asset_keys: set[dg.AssetKey], timezone: str) -> dg.Defini
             run_success_resolves_alerts,
             build_freshness_alert_sensor(asset_keys),
         ],
-    ), ai_schedules())
+    ), ai_schedules(timezone))

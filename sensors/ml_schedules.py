@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-from studentops_assets.core.settings import load_config
-
 _FEATURES = dg.AssetKey(["ml", "student_features"])
 
 ml_forecast_job = dg.define_asset_job(
@@ -32,8 +30,7 @@ ml_features_job = dg.define_asset_job(
 )
 
 
-def ml_schedules() -> list[dg.ScheduleDefinition]:
-    tz = load_config().timezone
+def ml_schedules(tz: str) -> list[dg.ScheduleDefinition]:
     running = dg.DefaultScheduleStatus.RUNNING
     return [
         dg.ScheduleDefinition(name="ml_daily_forecast_schedule", job=ml_forecast_job, cron_schedule="0 2 * * *",
@@ -43,6 +40,7 @@ def ml_schedules() -> list[dg.ScheduleDefinition]:
         dg.ScheduleDefinition(name="ml_weekly_retraining_schedule", job=ml_retraining_job, cron_schedule="0 4 * * 0",
                               execution_timezone=tz, default_status=running),
         # Monday 01:00: the week that ended at midnight is the newest partition (its as-of date is today).
+        # Its timezone is the partitions' (ml/feature_assets.py, built with the same `tz`).
         dg.build_schedule_from_partitioned_job(ml_features_job, hour_of_day=1, default_status=running),
     ]
 

@@ -1,4 +1,16 @@
-"""The StudentOps code location: every domain's definitions merged, freshness applied in one place."""
+"""The StudentOps code location: every domain's definitions merged, freshness applied in one place.
+
+Importing this module has no side effects: it reads no studentops.yaml, creates no dlt folder, runs no
+dbt, leaves PATH and the garbage collector alone. The definitions are built when the code location
+loads, from the studentops.yaml of that moment (the study timezone of the schedules, the feature
+partitions and the freshness deadlines) and the dbt manifest prepared beforehand (`studentops
+materialize`, `studentops dev`, the image build):
+
+- `code_location` is Dagster's lazy `@dg.definitions`: what `dagster code-server start -m
+  studentops_assets.definitions` and `dagster definitions validate -m ...` find; built on each load.
+- `defs` (workspace.yaml's attribute, the CLI, the tests) is the same, built once per process when it
+  is first used.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +20,6 @@ import warnings
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
-from studentops_assets.core.dlt_support import DescribedDltResource
 
 from resources.embedder import Embedder
 from resources.google_calendar import google_calendar_resource
@@ -20,22 +31,33 @@ from resources.zotero import zotero_resource
 from sensors.definitions import sensor_definitions
 
 from .ai.definitions import defs as ai_defs
-from .calendar.definitions import defs as calendar_defs
 from .automation import with_automation
-from .core.settings import load_config
+from .calendar.definitions import defs as calendar_defs
+from .core.dlt_support import DescribedDltResource
+from .core.settings import StudentOpsConfig, load_config
 from .freshness import with_freshness
-from .ml.definitions import defs as ml_defs
+from .ml.definitions import ml_definitions
 from .ml.versions import ArtifactStore
 from .notes.definitions import defs as notes_defs
-from .operations.definitions import defs as operations_defs
 from .notify.definitions import defs as notify_defs
+from .operations.definitions import operations_definitions
 from .platform.definitions import defs as platform_defs
 from .quality.definitions import defs as quality_defs
 from .references.definitions import defs as references_defs
 from .search.definitions import defs as search_defs
-from .warehouse.definitions import defs as warehouse_defs
-from .warehouse.project import DBT_EXECUTABLE, warehouse_dbt_project
+from .warehouse.definitions import warehouse_definitions
+from .warehouse.project import dbt_executable, warehouse_dbt_project
 from .zotero.definitions import defs as zotero_defs
+
+# Two cores: at most two steps of one run at a time. Steps fork from a server that has built the
+# definitions once (step_forkserver.py); spawning each step afresh re-imported dagster, dlt and the
+# dbt manifest per step (3 s), which cost more than most steps themselves. The module is named
+# explicitly: with `forkserver: {}` Dagster 1.13 reads the missing `preload_modules` as an empty list
+# and preloads nothing of ours.
+STEP_FORKSERVER_MODULE = "studentops_assets.step_forkserver"
+STEP_EXECUTOR = dg.multiprocess_executor.configured(
+    {"max_concurrent": 2, "start_method": {"forkserver": {"preload_modules": [STEP_FORKSERVER_MODULE]}}}
+)
 
 
 def _warehouse() -> WarehouseResource:
@@ -45,8 +67,19 @@ def _warehouse() -> WarehouseResource:
     return WarehouseResource()
 
 
-DOMAINS = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_defs, quality_defs,
-           ml_defs, search_defs, ai_defs, notify_defs, operations_defs]
+def _resources() -> dict[str, object]:
+    return {
+        "warehouse": _warehouse(),
+        "dlt": DescribedDltResource(),
+        "google_calendar": google_calendar_resource(),
+        "zotero": zotero_resource(),
+        "scholarly_apis": scholarly_apis_from_env(),
+        "artifacts": ArtifactStore(),
+        "llm": llm_from_env(),
+        "mailer": mailer_from_env(),
+        "embedder": Embedder(),
+        "dbt": DbtCliResource(project_dir=warehouse_dbt_project(), dbt_executable=dbt_executable()),
+    }
 
 
 def _asset_keys(domains: list[dg.Definitions]) -> set[dg.AssetKey]:
@@ -57,48 +90,65 @@ def _asset_keys(domains: list[dg.Definitions]) -> set[dg.AssetKey]:
     return keys
 
 
-# The study timezone, read when the code location loads (schedules, cron freshness deadlines).
-STUDY_TIMEZONE = load_config().timezone
+def build_definitions(config: StudentOpsConfig | None = None) -> dg.Definitions:
+    """The whole code location, for `config` (default: `$STUDENTOPS_HOME/studentops.yaml`, read now)."""
+    timezone = (config or load_config()).timezone
+    domains = [notes_defs, calendar_defs, references_defs, zotero_defs, platform_defs, warehouse_definitions(),
+               quality_defs, ml_definitions(timezone), search_defs, ai_defs, notify_defs,
+               operations_definitions(timezone)]
+    merged = dg.Definitions.merge(
+        *domains,
+        sensor_definitions(_asset_keys(domains), timezone),
+        dg.Definitions(resources=_resources(), executor=STEP_EXECUTOR),
+    )
+    with warnings.catch_warnings():
+        # map_asset_specs is marked "preview" in 1.13; it is how dagster-open-platform applies policies
+        # in bulk, and the one place we rely on it.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        # Freshness policies and automation conditions by group, in one place.
+        return merged.map_asset_specs(func=lambda spec: with_automation(with_freshness(spec, timezone)))
 
-_merged = dg.Definitions.merge(
-    *DOMAINS,
-    sensor_definitions(_asset_keys(DOMAINS), STUDY_TIMEZONE),
-    dg.Definitions(
-        resources={
-            "warehouse": _warehouse(),
-            "dlt": DescribedDltResource(),
-            "google_calendar": google_calendar_resource(),
-            "zotero": zotero_resource(),
-            "scholarly_apis": scholarly_apis_from_env(),
-            "artifacts": ArtifactStore(),
-            "llm": llm_from_env(),
-            "mailer": mailer_from_env(),
-            "embedder": Embedder(),
-            "dbt": DbtCliResource(project_dir=warehouse_dbt_project(), dbt_executable=str(DBT_EXECUTABLE)),
-        },
-        # Two cores: at most two steps of one run at a time. Steps fork from a server that has
-        # imported this code location once; spawning each step afresh re-imported dagster, dlt and
-        # the dbt manifest per step (3 s), which cost more than most steps themselves. The module is
-        # named explicitly: with `forkserver: {}` Dagster 1.13 reads the missing `preload_modules`
-        # as an empty list and preloads nothing of ours.
-        executor=dg.multiprocess_executor.configured(
-            {"max_concurrent": 2, "start_method": {"forkserver": {"preload_modules": [__name__]}}}
-        ),
-    ),
-)
 
-with warnings.catch_warnings():
-    # map_asset_specs is marked "preview" in 1.13; it is how dagster-open-platform applies policies
-    # in bulk, and the one place we rely on it.
-    warnings.simplefilter("ignore", dg.PreviewWarning)
-    # Freshness policies and automation conditions by group, in one place.
-    defs = _merged.map_asset_specs(func=lambda spec: with_automation(with_freshness(spec, STUDY_TIMEZONE)))
+# This process's definitions: built by the first use of `defs`, or by the step forkserver.
+_process_defs: dg.Definitions | None = None
+_built_for_steps = False
 
-# Everything imported so far (dagster, dlt, dbt's manifest, the definitions) lives as long as the
-# process. Steps fork from a server that imported this module; frozen, those objects are left out
-# of every later garbage collection in the steps, which otherwise rescan them over and over (the
-# platform replication spent 40% of building its dlt source in the collector). Python's own advice
-# for processes that fork without exec (see gc.freeze); garbage is collected first, so none of it
-# is frozen with them.
-gc.collect()
-gc.freeze()
+
+@dg.definitions
+def code_location() -> dg.Definitions:
+    """The code location as Dagster loads it. A step forked from the step forkserver gets the
+    definitions the forkserver built; every other load reads studentops.yaml again."""
+    if _built_for_steps and _process_defs is not None:
+        return _process_defs
+    return build_definitions()
+
+
+def loaded_definitions() -> dg.Definitions:
+    """This process's definitions, built on first use."""
+    global _process_defs
+    if _process_defs is None:
+        _process_defs = build_definitions()
+    return _process_defs
+
+
+def build_for_steps() -> None:
+    """Run once in the step forkserver, where the steps start (step_forkserver.py).
+
+    Everything built here (dagster, dlt, dbt's manifest, the definitions) lives as long as the
+    process. Frozen, those objects are left out of every later garbage collection in the forked
+    steps, which otherwise rescan them over and over (the platform replication spent 40% of building
+    its dlt source in the collector). Python's own advice for processes that fork without exec (see
+    gc.freeze); garbage is collected first, so none of it is frozen with them."""
+    global _built_for_steps
+    loaded_definitions()
+    _built_for_steps = True
+    gc.collect()
+    gc.freeze()
+
+
+def __getattr__(name: str) -> dg.Definitions:
+    # `defs` is built when it is first asked for (`from studentops_assets.definitions import defs`,
+    # workspace.yaml's `attribute: defs`), not when the module is imported.
+    if name == "defs":
+        return loaded_definitions()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

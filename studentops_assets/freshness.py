@@ -44,6 +44,22 @@ def policy_for_group(group: str | None, timezone: str) -> dg.FreshnessPolicy:
     return DAILY
 
 
+def in_timezone(policy: dg.FreshnessPolicy | None, timezone: str) -> dg.FreshnessPolicy | None:
+    """A cron deadline an asset declares is a deadline in the study timezone. The asset is declared at
+    import, before studentops.yaml is read (ml/freshness_policies.py writes them in UTC); the code
+    location puts them in the study timezone when it loads."""
+    # dagster exports only the FreshnessPolicy base; a cron policy is the one with a deadline.
+    if getattr(policy, "deadline_cron", None) and policy.timezone != timezone:
+        return dg.FreshnessPolicy.cron(
+            deadline_cron=policy.deadline_cron, lower_bound_delta=policy.lower_bound_delta, timezone=timezone
+        )
+    return policy
+
+
 def with_freshness(spec: dg.AssetSpec, timezone: str) -> dg.AssetSpec:
-    """Keep a policy an asset declares itself; otherwise use its group's, else the daily window."""
+    """Keep a policy an asset declares itself (in the study timezone); otherwise use its group's, else
+    the daily window."""
+    declared = in_timezone(spec.freshness_policy, timezone)
+    if declared is not None:
+        return spec if declared is spec.freshness_policy else dg.apply_freshness_policy(spec, declared)
     return dg.apply_freshness_policy(spec, policy_for_group(spec.group_name, timezone), overwrite_existing=False)

@@ -61,7 +61,7 @@ def _window_text(window: Window) -> str:
 
 @dlt_assets(
     dlt_source=ical.ical_source(),
-    dlt_pipeline=raw_pipeline("ical", load_config()),
+    dlt_pipeline=raw_pipeline("ical"),
     name="raw_ical_events",
     dagster_dlt_translator=translator,
     pool="dlt_ical",
@@ -138,7 +138,7 @@ def calendar_targets(students: tuple[Student, ...], google: GoogleCalendarResour
 
 @dlt_assets(
     dlt_source=gcal.gcal_source(),
-    dlt_pipeline=raw_pipeline("gcal", load_config()),
+    dlt_pipeline=raw_pipeline("gcal"),
     name="raw_gcal_events",
     dagster_dlt_translator=translator,
     pool="dlt_gcal",

@@ -9,6 +9,8 @@ from typing import Any
 
 import dagster as dg
 import dlt
+from dlt.common.destination import Destination
+from dlt.pipeline.pipeline import Pipeline
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
@@ -25,15 +27,19 @@ RAW_DATASET = "raw"
 
 
 def raw_pipeline(
-    name: str, config: StudentOpsConfig, credentials: str | None = None, arrow_csv: bool = False
+    name: str, config: StudentOpsConfig | None = None, credentials: str | None = None, arrow_csv: bool = False
 ) -> dlt.Pipeline:
-    """A dlt pipeline into `raw`. Without credentials it only describes the assets (definition time).
+    """A dlt pipeline into `raw`.
 
-    All of them change schemas one at a time (postgres_destination.py). `arrow_csv`: the pipeline
-    loads csv files written from arrow, whose COPY keeps '' apart from NULL; the other pipelines load
-    dlt's default insert statements."""
+    Without a config it only describes the assets (the `@dlt_assets` decorators, definition time):
+    nothing is read or written. With one, it is the run's pipeline, whose working folder lives in
+    `<home>/dlt`. All of them change schemas one at a time (postgres_destination.py). `arrow_csv`:
+    the pipeline loads csv files written from arrow, whose COPY keeps '' apart from NULL; the other
+    pipelines load dlt's default insert statements."""
     factory = postgres_exact_csv if arrow_csv else postgres_serialized_schema
     destination = factory(credentials=credentials) if credentials else factory()
+    if config is None:
+        return DescribingPipeline(f"studentops_{name}", destination)
     pipelines_dir = config.home / "dlt"
     pipelines_dir.mkdir(parents=True, exist_ok=True)
     # dlt creates a new pipeline's working folder with exist_ok=False: two processes loading the
@@ -47,6 +53,21 @@ def raw_pipeline(
             dataset_name=RAW_DATASET,
             pipelines_dir=str(pipelines_dir),
         )
+
+
+class DescribingPipeline(Pipeline):
+    """The pipeline a `@dlt_assets` decorator is given: dagster-dlt reads only its name and destination
+    to build the asset specs (kinds, storage kind) and keeps it in their metadata; each run loads
+    through its own `raw_pipeline(name, config, credentials)`. `Pipeline.__init__` is deliberately
+    not called: it creates the working folder and writes the state file, and the code location must
+    create nothing when it is imported (a read-only image, a home that is not set up yet)."""
+
+    def __init__(self, pipeline_name: str, destination: Any):  # noqa: D107 - see the class docstring
+        self.pipeline_name = pipeline_name
+        self.pipelines_dir = None
+        self.dataset_name = RAW_DATASET
+        self._destination = Destination.from_reference(destination)
+        self._staging = None
 
 
 def create_table_once(state: dict[str, Any]) -> Iterator[Any]:

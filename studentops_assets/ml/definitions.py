@@ -10,7 +10,7 @@ from .churn_assets import (
     production_brier_below_base_rate,
     scores_from_production_model,
 )
-from .feature_assets import student_features
+from .feature_assets import build_student_features
 from .forecast_assets import (
     demand_forecast,
     forecast_accuracy,
@@ -19,8 +19,13 @@ from .forecast_assets import (
     mase_below_seasonal_naive,
 )
 
-defs = dg.Definitions(
-    assets=[student_features, churn_model, churn_scores, forecast_backtest, demand_forecast, forecast_accuracy],
-    asset_checks=[production_auc_floor, production_brier_below_base_rate, scores_from_production_model,
-                  feature_drift_psi, mase_below_seasonal_naive, interval_coverage_95],
-)
+
+
+def ml_definitions(timezone: str) -> dg.Definitions:
+    """Built when the code location loads: the feature partitions are study weeks in `timezone`."""
+    return dg.Definitions(
+        assets=[build_student_features(timezone), churn_model, churn_scores, forecast_backtest, demand_forecast,
+                forecast_accuracy],
+        asset_checks=[production_auc_floor, production_brier_below_base_rate, scores_from_production_model,
+                      feature_drift_psi, mase_below_seasonal_naive, interval_coverage_95],
+    )

@@ -8,7 +8,6 @@ import warnings
 import dagster as dg
 
 from resources.warehouse import WarehouseResource
-from studentops_assets.core.settings import load_config
 
 from .freshness_policies import ML_WEEKLY
 from . import warehouse_reads
@@ -19,9 +18,14 @@ from .tables import copy_frame, ensure_schema
 # hold no students and cost nothing.
 FIRST_WEEK = "2025-09-01"
 
-# Weeks run Monday to Monday in the study timezone. The timezone is part of the definition (Dagster
-# needs it to cut the weeks), so it is read when the code location loads, as the schedules do.
-study_weeks = dg.WeeklyPartitionsDefinition(start_date=FIRST_WEEK, timezone=load_config().timezone, day_offset=1)
+WEEK = dt.timedelta(days=7)
+
+
+def study_weeks(timezone: str) -> dg.WeeklyPartitionsDefinition:
+    """Weeks run Monday to Monday in the study timezone. The timezone is part of the definition (Dagster
+    needs it to cut the weeks), so the asset is built when the code location loads, as the schedules are."""
+    return dg.WeeklyPartitionsDefinition(start_date=FIRST_WEEK, timezone=timezone, day_offset=1)
+
 
 DDL = f"""
 create table if not exists ml.student_features (
@@ -38,8 +42,9 @@ comment on table ml.student_features is
 
 
 def as_of_date(partition_key: str) -> dt.date:
-    """A week's as-of date is the day after it ends: its features see the whole week, nothing later."""
-    return study_weeks.time_window_for_partition_key(partition_key).end.date()
+    """A week's as-of date is the day after it ends: its features see the whole week, nothing later.
+    The key is the week's first (local) day, so the date is the same in every timezone."""
+    return dt.date.fromisoformat(partition_key) + WEEK
 
 
 def _asset(**kwargs):
@@ -49,51 +54,56 @@ def _asset(**kwargs):
         return dg.asset(**kwargs)
 
 
-@_asset(
-    key=["ml", "student_features"],
-    group_name="ml",
-    kinds={"python", "polars", "postgres"},
-    partitions_def=study_weeks,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="ml_features",
-    freshness_policy=ML_WEEKLY,
-    deps=[dg.AssetKey(["marts", "fact_daily_engagement"]), dg.AssetKey(["marts", "fact_material_views"]),
-          dg.AssetKey(["marts", "dim_students"])],
-    description=(
-        "Churn features per student as of the Monday after each study week (weekly partitions in the study "
-        "timezone): sessions in the last 1 and 4 weeks, days since last activity, active minutes, completion "
-        "rate and its 2-vs-4-week trend, XP velocity, tasks, notes, calendar study minutes, tenure and active "
-        "courses, all from events strictly before the as-of date. A new week adds a partition; a backfill of "
-        "many weeks runs as one run."
-    ),
-)
-def student_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    started = time.perf_counter()
-    dates = sorted(as_of_date(k) for k in context.partition_keys)
-    since = dates[0] - dt.timedelta(days=LOOKBACK_DAYS)
-    with warehouse.connection() as conn:
-        daily = warehouse_reads.daily_engagement(conn, since, dates[-1])
-        views = warehouse_reads.course_views(conn, since, dates[-1])
-        people = warehouse_reads.students(conn)
-        read_s = time.perf_counter() - started
-        frame = features_for(daily, views, people, dates)
-        compute_s = time.perf_counter() - started - read_s
-        ensure_schema(conn)
-        with conn.cursor() as cur:
-            cur.execute(DDL)
-            # The partitions of this run are replaced whole: a rerun gives the same rows, never twice.
-            cur.execute("delete from ml.student_features where as_of_date = any(%s)", (dates,))
-        copy_frame(conn, "ml.student_features", frame)
-        conn.commit()
-    active = int(frame["is_active"].sum()) if frame.height else 0
-    context.log.info(f"{len(dates)} weeks, {frame.height} rows in {time.perf_counter() - started:.1f}s")
-    # One materialisation per week of the range, all with this metadata: the rows are the run's, not a
-    # week's (so not `dagster/row_count`, which would be summed once per week).
-    return dg.MaterializeResult(metadata={
-        "rows_in_run": frame.height,
-        "as_of_dates": dg.MetadataValue.text(f"{dates[0]} .. {dates[-1]} ({len(dates)} weeks)"),
-        "active_rows": active,
-        "features": dg.MetadataValue.json(FEATURES),
-        "read_seconds": round(read_s, 2),
-        "compute_seconds": round(compute_s, 2),
-    })
+def build_student_features(timezone: str) -> dg.AssetsDefinition:
+    """`ml/student_features` partitioned by the study weeks of `timezone` (the code location's)."""
+
+    @_asset(
+        key=["ml", "student_features"],
+        group_name="ml",
+        kinds={"python", "polars", "postgres"},
+        partitions_def=study_weeks(timezone),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool="ml_features",
+        freshness_policy=ML_WEEKLY,
+        deps=[dg.AssetKey(["marts", "fact_daily_engagement"]), dg.AssetKey(["marts", "fact_material_views"]),
+              dg.AssetKey(["marts", "dim_students"])],
+        description=(
+            "Churn features per student as of the Monday after each study week (weekly partitions in the study "
+            "timezone): sessions in the last 1 and 4 weeks, days since last activity, active minutes, completion "
+            "rate and its 2-vs-4-week trend, XP velocity, tasks, notes, calendar study minutes, tenure and active "
+            "courses, all from events strictly before the as-of date. A new week adds a partition; a backfill of "
+            "many weeks runs as one run."
+        ),
+    )
+    def student_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        started = time.perf_counter()
+        dates = sorted(as_of_date(k) for k in context.partition_keys)
+        since = dates[0] - dt.timedelta(days=LOOKBACK_DAYS)
+        with warehouse.connection() as conn:
+            daily = warehouse_reads.daily_engagement(conn, since, dates[-1])
+            views = warehouse_reads.course_views(conn, since, dates[-1])
+            people = warehouse_reads.students(conn)
+            read_s = time.perf_counter() - started
+            frame = features_for(daily, views, people, dates)
+            compute_s = time.perf_counter() - started - read_s
+            ensure_schema(conn)
+            with conn.cursor() as cur:
+                cur.execute(DDL)
+                # The partitions of this run are replaced whole: a rerun gives the same rows, never twice.
+                cur.execute("delete from ml.student_features where as_of_date = any(%s)", (dates,))
+            copy_frame(conn, "ml.student_features", frame)
+            conn.commit()
+        active = int(frame["is_active"].sum()) if frame.height else 0
+        context.log.info(f"{len(dates)} weeks, {frame.height} rows in {time.perf_counter() - started:.1f}s")
+        # One materialisation per week of the range, all with this metadata: the rows are the run's, not a
+        # week's (so not `dagster/row_count`, which would be summed once per week).
+        return dg.MaterializeResult(metadata={
+            "rows_in_run": frame.height,
+            "as_of_dates": dg.MetadataValue.text(f"{dates[0]} .. {dates[-1]} ({len(dates)} weeks)"),
+            "active_rows": active,
+            "features": dg.MetadataValue.json(FEATURES),
+            "read_seconds": round(read_s, 2),
+            "compute_seconds": round(compute_s, 2),
+        })
+
+    return student_features

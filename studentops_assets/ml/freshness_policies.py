@@ -2,6 +2,10 @@
 
 Daily products (scores, forecast, accuracy) are due by 06:00 local each day, a day's data at most old;
 the weekly ones (features, the retrained model, the backtest) by Monday 06:00, materialised in the 7 days before it.
+
+The assets declare these policies when their modules are imported, before any studentops.yaml is
+read, so they are written in UTC here; freshness.py puts every declared cron deadline in the study
+timezone when the code location loads (`in_timezone`).
 """
 
 from __future__ import annotations
@@ -10,9 +14,14 @@ from datetime import timedelta
 
 import dagster as dg
 
-from studentops_assets.core.settings import load_config
 
-_TZ = load_config().timezone  # read when the code location loads, as sensors/schedules.py does
+def ml_daily(timezone: str) -> dg.FreshnessPolicy:
+    return dg.FreshnessPolicy.cron(deadline_cron="0 6 * * *", lower_bound_delta=timedelta(hours=24), timezone=timezone)
 
-ML_DAILY = dg.FreshnessPolicy.cron(deadline_cron="0 6 * * *", lower_bound_delta=timedelta(hours=24), timezone=_TZ)
-ML_WEEKLY = dg.FreshnessPolicy.cron(deadline_cron="0 6 * * 1", lower_bound_delta=timedelta(days=7), timezone=_TZ)
+
+def ml_weekly(timezone: str) -> dg.FreshnessPolicy:
+    return dg.FreshnessPolicy.cron(deadline_cron="0 6 * * 1", lower_bound_delta=timedelta(days=7), timezone=timezone)
+
+
+ML_DAILY = ml_daily("UTC")
+ML_WEEKLY = ml_weekly("UTC")

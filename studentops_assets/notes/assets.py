@@ -28,7 +28,7 @@ translator = RawTableTranslator(
 
 @dlt_assets(
     dlt_source=vault_source(),
-    dlt_pipeline=raw_pipeline("notes", load_config()),
+    dlt_pipeline=raw_pipeline("notes"),
     name="raw_notes",
     dagster_dlt_translator=translator,
     pool="dlt_notes",

@@ -42,7 +42,7 @@ def extracted_row_counts(extract_info) -> dict[str, int]:
 @dlt_assets(
     # Definition time only needs the table list; nothing connects until the asset runs.
     dlt_source=platform_source("postgresql://definition-only@127.0.0.1/platform"),
-    dlt_pipeline=raw_pipeline("platform", load_config(), arrow_csv=True),
+    dlt_pipeline=raw_pipeline("platform", arrow_csv=True),
     name="raw_platform",
     dagster_dlt_translator=translator,
     pool="dlt_platform",

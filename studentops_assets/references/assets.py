@@ -112,7 +112,7 @@ def _inbox_run(
 
 @dlt_assets(
     dlt_source=bibtex_source(),
-    dlt_pipeline=raw_pipeline(BIBTEX_SOURCE, load_config()),
+    dlt_pipeline=raw_pipeline(BIBTEX_SOURCE),
     name="raw_bibtex_entries",
     dagster_dlt_translator=translator,
     pool="dlt_bibtex",
@@ -123,7 +123,7 @@ def raw_bibtex_entries(context: dg.AssetExecutionContext, dlt: DagsterDltResourc
 
 @dlt_assets(
     dlt_source=ris_source(),
-    dlt_pipeline=raw_pipeline(RIS_SOURCE, load_config()),
+    dlt_pipeline=raw_pipeline(RIS_SOURCE),
     name="raw_ris_entries",
     dagster_dlt_translator=translator,
     pool="dlt_ris",
@@ -134,7 +134,7 @@ def raw_ris_entries(context: dg.AssetExecutionContext, dlt: DagsterDltResource, 
 
 @dlt_assets(
     dlt_source=citation_cache_source(),
-    dlt_pipeline=raw_pipeline(CACHE_SOURCE, load_config()),
+    dlt_pipeline=raw_pipeline(CACHE_SOURCE),
     name="raw_citation_cache",
     dagster_dlt_translator=cache_translator,
     pool="dlt_citation_cache",

@@ -6,7 +6,7 @@ Expectations suites on the gold tables run between the layers and stop what read
 import os
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from resources.warehouse import WarehouseResource
 from studentops_assets.quality.suites import GOLD_SUITES
@@ -18,10 +18,10 @@ from .translator import WarehouseDbtTranslator
 GUARDED_TABLES = frozenset(suite.table for suite in GOLD_SUITES)
 
 
-def _layer_assets(index: int, select: str) -> dg.AssetsDefinition:
+def _layer_assets(project: DbtProject, index: int, select: str) -> dg.AssetsDefinition:
     @dbt_assets(
-        manifest=warehouse_dbt_project().manifest_path,
-        project=warehouse_dbt_project(),
+        manifest=project.manifest_path,
+        project=project,
         dagster_dbt_translator=WarehouseDbtTranslator(),
         select=select,
         name="warehouse_dbt_models" if index == 0 else f"warehouse_dbt_models_layer{index}",
@@ -46,9 +46,13 @@ def _layer_assets(index: int, select: str) -> dg.AssetsDefinition:
     return _models
 
 
-warehouse_dbt_layers = [
-    _layer_assets(i, select) for i, select in enumerate(selections(warehouse_dbt_project().manifest_path, GUARDED_TABLES))
-]
+def warehouse_dbt_layers() -> list[dg.AssetsDefinition]:
+    """The dbt models, one multi-asset per layer, built from the manifest when the code location loads
+    (importing this module reads no manifest and runs no dbt)."""
+    project = warehouse_dbt_project()
+    return [_layer_assets(project, i, select)
+            for i, select in enumerate(selections(project.manifest_path, GUARDED_TABLES))]
+
 
 def _column_descriptions(context: dg.AssetExecutionContext) -> dict[str, dict[str, str]]:
     """Output name -> column -> description, from the definitions (the dbt yml files)."""

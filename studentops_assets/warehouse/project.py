@@ -1,22 +1,47 @@
-"""The dbt project in `dbt/`, shared by the assets, the CLI and the tests."""
+"""The dbt project in `dbt/`, shared by the assets, the CLI and the tests.
+
+Nothing here runs at import. The manifest is prepared by `studentops materialize` / `studentops dev`
+and by the image build (Dockerfile); the code location only reads it when it loads.
+"""
 
 from __future__ import annotations
 
-import os
+import shutil
 import sys
 from functools import cache
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
 
 from studentops_assets.core.instance import REPO_ROOT
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt"
-# dbt-core is installed beside this interpreter (the venv's bin/); a venv that was not activated does
-# not have it on PATH, and dagster-dbt's manifest preparation looks it up there.
-DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
-if DBT_EXECUTABLE.exists() and str(DBT_EXECUTABLE.parent) not in os.environ.get("PATH", "").split(os.pathsep):
-    os.environ["PATH"] = os.pathsep.join([str(DBT_EXECUTABLE.parent), os.environ.get("PATH", "")])
+
+
+def dbt_executable() -> str:
+    """dbt-core installed beside this interpreter (the venv's bin/), else `dbt` on PATH (the image).
+
+    Passed to every dbt invocation instead of putting the venv on PATH: a venv that was not activated
+    does not have dbt on PATH, and changing the process's PATH at import leaked into everything else
+    it ran."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+class _VenvDbtPreparer(DagsterDbtProjectPreparer):
+    """dagster-dbt's preparer (deps, parse, its concurrent-update guard, the seeds' partial-parse fix),
+    with dbt run from `dbt_executable()`: dagster-dbt's own preparation looks `dbt` up on PATH."""
+
+    def _prepare_packages(self, project: DbtProject) -> None:
+        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+            ["deps", "--quiet"], target_path=project.target_path
+        ).wait()
+
+    def _prepare_manifest(self, project: DbtProject) -> None:
+        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+            ["parse", "--quiet"], target_path=project.target_path
+        ).wait()
+        self._invalidate_seeds_in_partial_parse(project)
 
 
 def _project() -> DbtProject:
@@ -24,17 +49,20 @@ def _project() -> DbtProject:
 
 
 def prepare_manifest() -> None:
-    """Parse the dbt project now (`studentops materialize` does, before loading the definitions)."""
-    project = _project()
-    project.preparer.prepare(project)
+    """Parse the dbt project now (`studentops materialize` does, before loading the definitions; the
+    image build does, so the code location starts without running dbt)."""
+    _VenvDbtPreparer().prepare(_project())
 
 
 @cache
 def warehouse_dbt_project() -> DbtProject:
+    """The project as the code location loads it (never at import). Under `dagster dev` the manifest
+    is re-parsed so edits to models show up; elsewhere a missing manifest (a fresh clone that has not
+    run `studentops materialize` yet) is parsed once. The image ships a parsed manifest, so a
+    read-only container never parses."""
     project = _project()
-    # Under `dagster dev` the manifest is re-parsed at load so edits to models show up; elsewhere a
-    # missing manifest (a fresh clone) is parsed once. `studentops materialize` always re-parses.
-    project.prepare_if_dev()
+    preparer = _VenvDbtPreparer()
+    preparer.prepare_if_dev(project)
     if not project.manifest_path.exists():
-        project.preparer.prepare(project)
+        preparer.prepare(project)
     return project

@@ -65,7 +65,7 @@ def _markdown(statuses: Sequence[dict[str, object]]) -> str:
 
 @dlt_assets(
     dlt_source=zotero_source(),
-    dlt_pipeline=raw_pipeline("zotero", load_config()),
+    dlt_pipeline=raw_pipeline("zotero"),
     name="raw_zotero_items",
     dagster_dlt_translator=translator,
     pool="dlt_zotero",
