@@ -18,6 +18,7 @@ import click
 # First: its import time is the command's start, which the progress display and summaries count from.
 from studentops_assets.core.progress import Display, elapsed  # isort: skip
 from studentops_assets.core.errors import StudentOpsError
+from studentops_assets.core.logs import configure_cli_logging
 from studentops_assets.core.settings import load_config
 
 
@@ -58,6 +59,9 @@ def _ready():
     if urls.embedded is not None or os.environ.get("STUDENTOPS_BI_PASSWORD"):
         ensure_bi_role(config, urls)
     os.environ.setdefault("STUDENTOPS_HOME", str(config.home))
+    # The command's own records (the runs it starts and how they end) as JSON lines in
+    # $STUDENTOPS_HOME/logs/cli.jsonl; the runs' records go to runs.jsonl (dagster.yaml).
+    configure_cli_logging()
     return config, urls
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 import sys
 import threading
@@ -34,6 +35,9 @@ from studentops_assets.core.instance import REPO_ROOT
 from studentops_assets.core.progress import Display, elapsed, stamp
 
 INVOCATION_TAG = "studentops/invocation"
+# Records for $STUDENTOPS_HOME/logs/cli.jsonl (core/logs.py): which run this command started, for
+# which assets, and how it ended.
+log = logging.getLogger("studentops.cli.materialize")
 _WATCHED = {
     DagsterEventType.STEP_START,
     DagsterEventType.STEP_SUCCESS,
@@ -258,7 +262,7 @@ def run_materialize(selection: str | None, urls: ServerUrls, display: Display | 
     total_steps = sum(steps) if all(steps) else 0
     in_runs = f" in {len(runs)} runs" if len(runs) > 1 else ""
     click.echo(f"studentops: materialising {len(keys)} assets ({total_steps or '?'} steps{in_runs}) into {urls.describe()}")
-    click.echo(f"  full log: {log_path}")
+    click.echo(f"  full log: {log_path} (JSON lines: {log_path.parent / 'runs.jsonl'})")
     with _run_output_to(log_path) as terminal:
         progress = Progress(display=Display(terminal))
         progress.display.status_of = progress.status
@@ -270,7 +274,14 @@ def run_materialize(selection: str | None, urls: ServerUrls, display: Display | 
                 if len(runs) > 1:
                     progress.echo(f"  run {number}/{len(runs)}: {planned.describe()}")
                 recon_job = reconstructable.get_reconstructable_job(job_def.name)
+                log.info(f"run {number}/{len(runs)} of {len(planned.keys)} assets", extra={
+                    "job": job_def.name, "asset_keys": sorted(k.to_user_string() for k in planned.keys)})
                 run_id, outcome = _execute_with_progress(recon_job, set(planned.keys), progress, planned.tags)
+                status = "failed to execute" if "error" in outcome else (
+                    "succeeded" if outcome.get("success") else "failed")
+                log.log(logging.INFO if status == "succeeded" else logging.ERROR, f"run {run_id} {status}",
+                        extra={"run_id": run_id, "job": job_def.name,
+                               "asset_keys": sorted(k.to_user_string() for k in planned.keys)})
                 if "error" in outcome or not outcome.get("success"):
                     break  # later runs read what this one should have built
 

@@ -5,6 +5,9 @@ act on, and took minutes to exit on SIGTERM. Here the webserver and the daemon e
 group of their own (their code servers and run workers are in it too); SIGTERM or SIGINT to this
 process stops both groups: SIGTERM first, SIGKILL for whatever is left after a grace period.
 The UI's address is printed once the webserver answers, not before.
+
+Both run with `--log-format json`; what they print is relayed (core/logs.py) as JSON lines to
+`$STUDENTOPS_HOME/logs/daemon.jsonl` and `webserver.jsonl`, and as readable lines to the terminal.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +27,7 @@ import click
 
 from .errors import StudentOpsError
 from .instance import REPO_ROOT
+from .logs import ChildLogRelay, logs_dir, readable
 from .progress import Display, elapsed
 
 GRACE_SECONDS = 8.0
@@ -80,11 +85,12 @@ def run_dev(host: str, port: int, start_timeout: float) -> int:
     # Dagster warns about a dagster.yaml in the working directory that is not DAGSTER_HOME's (the
     # repository's own, which DAGSTER_HOME links to): run from DAGSTER_HOME, where the two are one.
     # The workspace's paths are relative to workspace.yaml, so the code location loads the same.
-    log_dir = dagster_home.parent / "logs"
+    log_dir = logs_dir()
     log_dir.mkdir(parents=True, exist_ok=True)
+    json_logs = ["--log-format", "json"]
     commands = {
-        "daemon": [_executable("dagster-daemon"), "run", "-w", workspace],
-        "webserver": [_executable("dagster-webserver"), "-w", workspace, "-h", host, "-p", str(port)],
+        "daemon": [_executable("dagster-daemon"), "run", "-w", workspace, *json_logs],
+        "webserver": [_executable("dagster-webserver"), "-w", workspace, "-h", host, "-p", str(port), *json_logs],
     }
 
     def on_signal(signum, _frame):
@@ -92,10 +98,14 @@ def run_dev(host: str, port: int, start_timeout: float) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     children: list[subprocess.Popen] = []
+    relays: list[threading.Thread] = []
     url = f"http://{host}:{port}"
     try:
         for name, command in commands.items():
-            children.append(subprocess.Popen(command, cwd=dagster_home, env=env, start_new_session=True))
+            child = subprocess.Popen(command, cwd=dagster_home, env=env, start_new_session=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+            children.append(child)
+            relays.append(_start_relay(child, ChildLogRelay(name, log_dir / f"{name}.jsonl")))
         with Display(sys.stdout) as display:
             display.phase(f"starting the Dagster webserver and daemon (the UI answers on {url} when ready)")
             deadline = time.monotonic() + start_timeout
@@ -120,3 +130,32 @@ def run_dev(host: str, port: int, start_timeout: float) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         _stop_groups(children)
+        for relay in relays:
+            relay.join(timeout=5)
+
+
+_terminal_lock = threading.Lock()
+
+
+def _start_relay(child: subprocess.Popen, relay: ChildLogRelay) -> threading.Thread:
+    """Read the child's output to its end: JSON lines to its log file, readable lines to the terminal."""
+
+    def run() -> None:
+        for line in child.stdout:
+            _show(relay.feed(line))
+        _show(relay.flush())
+
+    thread = threading.Thread(target=run, name=f"studentops-dev-{relay.source}-logs", daemon=True)
+    thread.start()
+    return thread
+
+
+def _show(records: list[dict]) -> None:
+    with _terminal_lock:
+        for record in records:
+            # The terminal is the user's: a closed one (the session ended) must not stop the relay.
+            try:
+                sys.stderr.write(readable(record) + "\n")
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
