@@ -66,7 +66,8 @@ def _key_string(key: Any) -> str:
 
 def _event_fields(event: Any) -> dict[str, Any]:
     """What a Dagster event says about assets: its type, asset key and partition."""
-    out: dict[str, Any] = {"event_type": getattr(event, "event_type_value", None)}
+    # The enum's name (RUN_SUCCESS), not its stored value (the legacy PIPELINE_SUCCESS).
+    out: dict[str, Any] = {"event_type": getattr(getattr(event, "event_type", None), "name", None)}
     key = None
     try:
         key = event.asset_key
@@ -212,7 +213,7 @@ class ChildLogRelay:
             message=str(parsed.pop("event", parsed.pop("message", ""))),
             level=_LEVELS.get(str(parsed.pop("level", "info")).lower(), "INFO"),
             logger=str(parsed.pop("logger", self.source)),
-            timestamp=parsed.pop("timestamp", None),
+            timestamp=_normalised(parsed.pop("timestamp", None)),
         )
         if parsed.get("exc_info"):
             record["error"] = str(parsed.pop("exc_info"))
@@ -230,6 +231,14 @@ class ChildLogRelay:
             append_line(self.path, json.dumps(record, default=str, ensure_ascii=False))
             out.append(record)
         return out
+
+
+def _normalised(timestamp: Any) -> str | None:
+    """structlog's ISO timestamp (microseconds) in the format of the other records (milliseconds, Z)."""
+    try:
+        return _timestamp(dt.datetime.fromisoformat(str(timestamp).replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return None
 
 
 def _parse_json(line: str) -> dict[str, Any] | None:
