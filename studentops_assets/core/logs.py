@@ -165,6 +165,11 @@ def configure_cli_logging(level: int = logging.INFO) -> None:
         root.setLevel(level)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# "2026-12-03 05:30:48 +0000 - dagster.code_server - INFO - message"
+_CONSOLE_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} - (?P<logger>\S+) - (?P<level>[A-Z]+) - (?P<message>.*)$")
+# A run's records: "<job> - <run id> - ..."
+_RUN_PREFIX = re.compile(r"^(?P<job>\S+) - (?P<run_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}) - ")
 _LEVELS = {"debug": "DEBUG", "info": "INFO", "warning": "WARNING", "warn": "WARNING", "error": "ERROR",
            "critical": "CRITICAL", "exception": "ERROR"}
 
@@ -195,7 +200,7 @@ class ChildLogRelay:
         if parsed is not None:
             done += self._write([self._from_json(parsed)])
         else:
-            self._pending = self._record(message=line, level="INFO", logger=self.source)
+            self._pending = self._from_text(_ANSI.sub("", line))
         return done
 
     def flush(self) -> list[dict[str, Any]]:
@@ -207,6 +212,19 @@ class ChildLogRelay:
 
         return {"timestamp": timestamp or _timestamp(time.time()), "level": level, "logger": logger,
                 "message": message, "source": self.source}
+
+    def _from_text(self, line: str) -> dict[str, Any]:
+        """A line in Dagster's console format (the code servers and run workers the daemon and the
+        webserver start print that one), else the line as it is."""
+        match = _CONSOLE_LINE.match(line)
+        if match is None:
+            return self._record(message=line, level="INFO", logger=self.source)
+        record = self._record(message=match["message"], level=_LEVELS.get(match["level"].lower(), "INFO"),
+                              logger=match["logger"])
+        run = _RUN_PREFIX.match(match["message"])
+        if run is not None:
+            record.update(job=run["job"], run_id=run["run_id"])
+        return record
 
     def _from_json(self, parsed: dict[str, Any]) -> dict[str, Any]:
         record = self._record(
