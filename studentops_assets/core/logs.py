@@ -246,7 +246,13 @@ class ChildLogRelay:
             for name in ("message", "error"):
                 if name in record:
                     record[name] = scrub(record[name])
-            append_line(self.path, json.dumps(record, default=str, ensure_ascii=False))
+            try:
+                append_line(self.path, json.dumps(record, default=str, ensure_ascii=False))
+            except OSError:
+                # A full or read-only disk loses the line, not the process: the relay must keep
+                # reading the child's output, or the child blocks on a full pipe. The terminal
+                # still shows the record.
+                pass
             out.append(record)
         return out
 
