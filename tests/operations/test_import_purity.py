@@ -192,3 +192,32 @@ def test_dagster_loads_the_lazy_definitions_from_the_module(tree, tmp_path):
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert "Validation successful" in done.stdout + done.stderr
     assert _files(tree) == before
+
+
+FORKSERVER_PROBE = r"""
+import gc, json, multiprocessing
+
+import studentops_assets.definitions as definitions
+
+# As the executor does (definitions.STEP_EXECUTOR): steps fork from a forkserver preloading this module.
+context = multiprocessing.get_context("forkserver")
+context.set_forkserver_preload([definitions.STEP_FORKSERVER_MODULE])
+with context.Pool(1) as pool:
+    step_freeze_count = pool.apply(gc.get_freeze_count)
+print("PROBE " + json.dumps({"step": step_freeze_count, "here": gc.get_freeze_count()}))
+"""
+
+
+def test_steps_start_from_definitions_built_and_frozen_in_the_forkserver(tmp_path):
+    """The fork speed-up happens where the steps start: the forkserver has built the definitions and
+    frozen them out of the garbage collector; the process that launched it froze nothing."""
+    home = _home(tmp_path, "home", "timezone: Europe/Berlin\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STUDENTOPS_", "DAGSTER_"))}
+    env.update(STUDENTOPS_HOME=str(home))
+    done = subprocess.run([sys.executable, "-c", FORKSERVER_PROBE], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    probe = json.loads(next(l for l in done.stdout.splitlines() if l.startswith("PROBE ")).removeprefix("PROBE "))
+    assert probe["here"] == 0
+    # Tens of thousands of objects: dagster, dlt, the dbt manifest and the built definitions.
+    assert probe["step"] > 10_000
