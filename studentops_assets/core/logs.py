@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -208,8 +209,6 @@ class ChildLogRelay:
         return self._write([pending]) if pending is not None else []
 
     def _record(self, message: str, level: str, logger: str, timestamp: str | None = None) -> dict[str, Any]:
-        import time
-
         return {"timestamp": timestamp or _timestamp(time.time()), "level": level, "logger": logger,
                 "message": message, "source": self.source}
 
