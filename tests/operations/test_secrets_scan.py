@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
+import subprocess
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from tests.calendar.fake_google import CLIENT_ID, CLIENT_SECRET, FakeGoogle
-from tests.conftest import Home, free_port
+from tests.conftest import REPO_ROOT, STUDENTOPS, Home, free_port
 from tests.references.fake_scholarly import FakeScholarly
 from tests.standins import AnthropicStandIn, ResendStandIn
 from tests.zotero.fake_zotero import FakeZotero, item_key
@@ -65,6 +65,14 @@ def find_in(text: str, where: str) -> list[str]:
     return [f"{name} ({form!r}) in {where}" for form, name in needles().items() if form in text]
 
 
+def cli(home: Home, env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    # Home.cli points the DOI resolvers at a closed port itself: here they are the stand-ins.
+    result = subprocess.run([str(STUDENTOPS), *args], env={**home.env(), **env}, cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=1800)
+    assert not check or result.returncode == 0, f"studentops {args}: {result.stdout[-3000:]}{result.stderr[-3000:]}"
+    return result
+
+
 @pytest.fixture(scope="module")
 def leaked_run(tmp_path_factory):
     home = Home(tmp_path_factory.mktemp("secrets-home"), free_port())
@@ -90,8 +98,8 @@ def leaked_run(tmp_path_factory):
             RESEND_API_URL=resend.url,
         )
         try:
-            demo = home.cli("demo", "--students", "60", "--days", "60", "--seed", "7", "--vault-students", "1",
-                            "--end-date", "2026-11-15", **env)
+            demo = cli(home, env, "demo", "--students", "60", "--days", "60", "--seed", "7", "--vault-students", "1",
+                       "--end-date", "2026-11-15")
             config = yaml.safe_load((home.path / "studentops.yaml").read_text())
             student = next(s for s in config["students"] if s.get("vault"))
             assert student["slug"] == SLUG
@@ -99,16 +107,16 @@ def leaked_run(tmp_path_factory):
             student["zotero"] = {"library_type": "user", "library_id": "4242"}
             config["notify"] = {"staff_emails": ["staff@uni.example.test"]}
             (home.path / "studentops.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-            result = home.cli("materialize", check=False, timeout=1800, **env)
-            bi_url = home.cli("db-url", "--bi", **env).stdout.strip()
-            urls = {db: home.cli("db-url", "--database", db, **env).stdout.strip() for db in ("warehouse", "dagster")}
+            result = cli(home, env, "materialize", check=False)
+            bi_url = cli(home, env, "db-url", "--bi").stdout.strip()
+            urls = {db: cli(home, env, "db-url", "--database", db).stdout.strip() for db in ("warehouse", "dagster")}
             yield {"home": home, "env": env, "result": result, "outputs": demo.stdout + demo.stderr + result.stdout
                    + result.stderr, "urls": urls, "bi_url": bi_url, "google": google, "zotero": zotero,
                    "anthropic": anthropic, "resend": resend, "scholarly": scholarly}
         finally:
             scholarly.stop()
             google.close()
-            home.cli("stop", check=False, **env)
+            cli(home, env, "stop", check=False)
 
 
 def test_the_run_used_every_secret(leaked_run):
