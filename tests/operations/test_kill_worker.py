@@ -90,6 +90,13 @@ def gold_state(home: Home) -> tuple:
                             f" from {GOLD} t")[0])
 
 
+def _cmdline(proc: psutil.Process) -> list[str]:
+    try:
+        return proc.cmdline()[:3]
+    except psutil.Error:  # a short-lived helper that is already gone
+        return []
+
+
 def _kill_tree(root: psutil.Process) -> list[psutil.Process]:
     tree = [root, *root.children(recursive=True)]
     for proc in tree:  # all at once: none of them gets to react to another's death
@@ -126,8 +133,8 @@ def test_a_run_worker_killed_mid_write_then_rerun_leaves_complete_gold_tables(ho
         assert waiting is not None, f"the run ended before dbt renamed the gold table:\n{run.stdout.read()[-3000:]}"
         worker = psutil.Process(run.pid)
         descendants = worker.children(recursive=True)
-        dbt = [p for p in descendants if any("dbt" in part for part in p.cmdline()[:3])]
-        assert dbt, [p.cmdline()[:3] for p in descendants]
+        dbt = [p for p in descendants if "build" in _cmdline(p) and any(part.endswith("/dbt") for part in _cmdline(p))]
+        assert dbt, [_cmdline(p) for p in descendants]
         step_worker = dbt[0].parent()
         assert step_worker.pid != run.pid and step_worker in descendants  # forked under the run worker
         killed = _kill_tree(worker)
