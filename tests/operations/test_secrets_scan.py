@@ -7,6 +7,9 @@ instance, the warehouse (every schema, `meta.*` included, every column as text),
 every file under STUDENTOPS_HOME and the Dagster home (materialize logs, compute logs, dlt state,
 digests), the Postgres server log included.
 
+The platform database is reached only through STUDENTOPS_PLATFORM_URL (a read-only role's password
+in a URL), as an external platform would be.
+
 Excluded, by design: `postgres/data/` (the server's own files; their rows are searched through SQL
 above, and `pg_authid` keeps a SCRAM verifier, not the password) and `postgres/*password*` files (the
 server's generated passwords; not written here anyway, as STUDENTOPS_PG_PASSWORD and
@@ -45,6 +48,9 @@ SECRETS = {
     "ANTHROPIC_API_KEY": "sk-ant-sekret-anthropic-7f3a9",
     "RESEND_API_KEY": "re_sekret_resend_7f3a9",  # the stand-in, like Resend, wants the re_ prefix
 }
+# STUDENTOPS_PLATFORM_URL is a credential too: a URL with the password of a role that may only read
+# the platform database, which is renamed so that nothing but that URL can reach it.
+PLATFORM_PASSWORD = "sekret-platform-reader-7f3a9"
 DOI = "10.5555/secrets.scan.1"
 
 
@@ -58,7 +64,28 @@ def encodings(value: str) -> set[str]:
 
 def needles() -> dict[str, str]:
     """form -> the variable it gives away."""
-    return {form: name for name, value in SECRETS.items() for form in encodings(value)}
+    values = {**SECRETS, "STUDENTOPS_PLATFORM_URL": PLATFORM_PASSWORD}
+    return {form: name for name, value in values.items() for form in encodings(value)}
+
+
+def external_platform(home: Home, env: dict) -> str:
+    """The demo's platform database as an external one: renamed, read by its own role; its URL."""
+    owner = cli(home, env, "db-url").stdout.strip()
+    conn = psycopg2.connect(owner.replace("/warehouse", "/postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("alter database platform rename to platform_ext")
+        cur.execute("create role platform_reader login password %s", (PLATFORM_PASSWORD,))
+        cur.execute("grant connect on database platform_ext to platform_reader")
+    conn.close()
+    conn = psycopg2.connect(owner.replace("/warehouse", "/platform_ext"))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for schema in ("public", "demo_truth"):
+            cur.execute(f"grant usage on schema {schema} to platform_reader")
+            cur.execute(f"grant select on all tables in schema {schema} to platform_reader")
+    conn.close()
+    return f"postgresql://platform_reader:{PLATFORM_PASSWORD}@127.0.0.1:{home.port}/platform_ext"
 
 
 def find_in(text: str, where: str) -> list[str]:
@@ -107,6 +134,7 @@ def leaked_run(tmp_path_factory):
             student["zotero"] = {"library_type": "user", "library_id": "4242"}
             config["notify"] = {"staff_emails": ["staff@uni.example.test"]}
             (home.path / "studentops.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+            env["STUDENTOPS_PLATFORM_URL"] = external_platform(home, env)
             result = cli(home, env, "materialize", check=False)
             bi_url = cli(home, env, "db-url", "--bi").stdout.strip()
             urls = {db: cli(home, env, "db-url", "--database", db).stdout.strip() for db in ("warehouse", "dagster")}
@@ -135,6 +163,14 @@ def test_the_run_used_every_secret(leaked_run):
     assert anthropic_keys == {SECRETS["ANTHROPIC_API_KEY"]}
     resend_auth = {r["headers"].get("authorization") for r in leaked_run["resend"].requests}
     assert resend_auth == {f"Bearer {SECRETS['RESEND_API_KEY']}"} and leaked_run["resend"].deliveries
+    # The platform was read through STUDENTOPS_PLATFORM_URL: no other way leads to it.
+    warehouse = psycopg2.connect(leaked_run["urls"]["warehouse"])
+    with warehouse.cursor() as cur:
+        cur.execute("select count(*) from pg_database where datname = 'platform'")
+        assert cur.fetchone()[0] == 0
+        cur.execute("select count(*) from raw.platform_file_viewing_sessions")
+        assert cur.fetchone()[0] > 1000
+    warehouse.close()
     # The owner and BI passwords are the servers' own: both roles log in with them.
     owner = psycopg2.connect(leaked_run["urls"]["warehouse"])
     bi = psycopg2.connect(leaked_run["bi_url"])
