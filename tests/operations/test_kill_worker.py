@@ -43,6 +43,9 @@ SELECTION = "+key:marts/fact_study_sessions"
 GOLD = "marts.fact_study_sessions"
 GOLD_KEYS = {"marts.fact_study_sessions": "session_sk", "marts.fact_material_views": "session_id"}
 PLATFORM_KEYS = {"user_course_activities": "user_id, course_id", "user_recent_files": "user_id, file_id"}
+# Three runs of the selection and the emulated run monitor: a few minutes on two idle cores, over
+# fifteen on the shared CI machine under load; the suite's 900 s per test is not enough there.
+pytestmark = pytest.mark.timeout(2400)
 RENAME_WAITING = """
 select pid from pg_stat_activity
 where datname = 'warehouse' and wait_event_type = 'Lock'
