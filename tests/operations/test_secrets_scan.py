@@ -5,7 +5,8 @@ URL-encoded: the Dagster instance's database (runs, tags, event log with every a
 metadata, all tables, every column as text), the asset materialisation metadata read back through the
 instance, the warehouse (every schema, `meta.*` included, every column as text), the CLI's output, and
 every file under STUDENTOPS_HOME and the Dagster home (materialize logs, compute logs, dlt state,
-digests), the Postgres server log included.
+digests), the Postgres server log included, and the files dbt wrote under dbt/target/ during the run
+(its log, manifests and run results).
 
 The platform database is reached only through STUDENTOPS_PLATFORM_URL (a read-only role's password
 in a URL), as an external platform would be.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -135,10 +137,11 @@ def leaked_run(tmp_path_factory):
             config["notify"] = {"staff_emails": ["staff@uni.example.test"]}
             (home.path / "studentops.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
             env["STUDENTOPS_PLATFORM_URL"] = external_platform(home, env)
+            started = time.time()
             result = cli(home, env, "materialize", check=False)
             bi_url = cli(home, env, "db-url", "--bi").stdout.strip()
             urls = {db: cli(home, env, "db-url", "--database", db).stdout.strip() for db in ("warehouse", "dagster")}
-            yield {"home": home, "env": env, "result": result, "outputs": demo.stdout + demo.stderr + result.stdout
+            yield {"home": home, "env": env, "result": result, "started": started, "outputs": demo.stdout + demo.stderr + result.stdout
                    + result.stderr, "urls": urls, "bi_url": bi_url, "google": google, "zotero": zotero,
                    "anthropic": anthropic, "resend": resend, "scholarly": scholarly}
         finally:
@@ -245,6 +248,12 @@ def test_no_secret_in_logs_or_files(leaked_run):
         data = path.read_bytes()
         leaks += find_in(data.decode("utf-8", errors="replace"), str(rel))
         scanned += 1
+    # dbt writes each invocation's log, manifest and run results under the project's target/ folder.
+    dbt_files = [p for p in (REPO_ROOT / "dbt" / "target").rglob("*")
+                 if p.is_file() and p.stat().st_mtime >= leaked_run["started"]]
+    assert any(p.name == "dbt.log" for p in dbt_files)
+    for path in dbt_files:
+        leaks += find_in(path.read_bytes().decode("utf-8", errors="replace"), str(path.relative_to(REPO_ROOT)))
     # The materialize log and the steps' compute logs were among them.
     assert list((home.path / "logs").glob("materialize-*.log"))
     assert [p for p in (home.path / "dagster").rglob("*") if p.suffix in (".err", ".out")]
