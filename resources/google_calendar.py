@@ -74,4 +74,8 @@ def google_calendar_resource() -> GoogleCalendarResource:
         for field, variable in (("client_id", CLIENT_ID_ENV), ("client_secret", CLIENT_SECRET_ENV))
         if os.environ.get(variable)
     }
-    return GoogleCalendarResource(**secrets)
+    # Base URLs are not secrets: a proxy (or a local stand-in in tests) can replace Google's.
+    urls = {field: os.environ[variable] for field, variable in (("api_base_url", "STUDENTOPS_GOOGLE_API_URL"),
+                                                                ("token_url", "STUDENTOPS_GOOGLE_TOKEN_URL"))
+            if os.environ.get(variable)}
+    return GoogleCalendarResource(**secrets, **urls)

@@ -57,6 +57,8 @@ def zotero_resource() -> ZoteroResource:
     Dagster refuses to start a run whose EnvVar is unset, and Zotero is optional (students without a
     key are reported as "not configured"), so the variable is only bound when it exists.
     """
+    # The base URL is not a secret: a proxy (or a local stand-in in tests) can replace Zotero's.
+    url = {"api_base_url": os.environ["STUDENTOPS_ZOTERO_API_URL"]} if os.environ.get("STUDENTOPS_ZOTERO_API_URL") else {}
     if os.environ.get(API_KEY_ENV):
-        return ZoteroResource(api_key=dg.EnvVar(API_KEY_ENV))
-    return ZoteroResource()
+        return ZoteroResource(api_key=dg.EnvVar(API_KEY_ENV), **url)
+    return ZoteroResource(**url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .alerts import build_freshness_alert_sensor, run_failure_alerts, run_success_resolves_alerts
+from .alerts import alert_mails, build_freshness_alert_sensor, run_failure_alerts, run_success_resolves_alerts
 from .ai_schedules import ai_schedules
 from .automation import automation_sensors
 from .drop_folders import build_drop_folder_sensor
@@ -21,6 +21,7 @@ def sensor_definitions(asset_keys: set[dg.AssetKey], timezone: str) -> dg.Defini
             build_drop_folder_sensor(asset_keys),
             *automation_sensors(),
             run_failure_alerts,
+            alert_mails,
             run_success_resolves_alerts,
             build_freshness_alert_sensor(asset_keys),
         ],

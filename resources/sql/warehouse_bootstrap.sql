@@ -123,3 +123,28 @@ create table if not exists meta.digest_outbox (
 );
 comment on table meta.digest_outbox is
     'Every digest rendered (HTML under artifacts/), and whether the mail provider accepted it.';
+
+-- Run-failure alerts mailed to staff: the same outbox discipline as the digests (recorded first, in
+-- the transaction that opens the alert; sent afterwards under a per-row lock with an idempotency
+-- key), one row per (alert, staff address). Only a newly opened alert is mailed, never a repeat.
+create table if not exists meta.alert_outbox (
+    outbox_id           bigint generated always as identity primary key,
+    alert_id            bigint      not null references meta.alerts (alert_id),
+    recipient_id        text        not null,
+    recipient_email     text,
+    subject             text        not null,
+    body_text           text        not null,
+    body_html           text        not null,
+    idempotency_key     text        not null unique,
+    status              text        not null default 'queued' check (status in ('queued', 'sent', 'failed')),
+    provider            text,
+    provider_message_id text,
+    attempts            integer     not null default 0,
+    last_error          text,
+    created_at          timestamptz not null default now(),
+    last_attempt_at     timestamptz,
+    sent_at             timestamptz,
+    constraint alert_outbox_once unique (alert_id, recipient_id)
+);
+comment on table meta.alert_outbox is
+    'Every alert e-mail recorded for a staff address, and whether the mail provider accepted it.';

@@ -9,6 +9,9 @@
 A run killed between the provider accepting a mail and step 2's commit leaves the row 'queued' with
 an attempt counted: the next run sends it again with the same idempotency key, which Resend answers
 with the first send's id instead of sending again. So each digest reaches its recipient once.
+
+Run-failure alerts mailed to staff (sensors/alerts.py) go through the same sender with their own
+table, meta.alert_outbox (`ALERTS`), whose rows carry their HTML inline rather than in a file.
 """
 
 from __future__ import annotations
@@ -23,7 +26,21 @@ from resources.mailer import MailerResource, MailSendError
 from .periods import Period
 
 MAX_ATTEMPTS = 8
-_LOCK_NAMESPACE = 0x4449_4745  # "DIGE"
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """One outbox table and how its rows are described in logs (never by address)."""
+
+    table: str
+    lock_namespace: int  # advisory lock namespace: a row id locks only within its own table
+    label_sql: str  # what a log line calls the row, e.g. "daily 2026-12-02"
+    html_sql: str  # the column holding the HTML, or the path of the file that holds it
+    html_in_file: bool
+
+
+DIGESTS = Outbox("meta.digest_outbox", 0x4449_4745, "digest_kind || ' ' || period_key", "html_path", True)  # "DIGE"
+ALERTS = Outbox("meta.alert_outbox", 0x414C_5254, "'alert ' || alert_id", "body_html", False)  # "ALRT"
 
 
 @dataclass
@@ -91,11 +108,11 @@ class SendReport:
     errors: list[str] = field(default_factory=list)
 
 
-def send_pending(conn, mailer: MailerResource, log=None) -> SendReport:
+def send_pending(conn, mailer: MailerResource, log=None, outbox: Outbox = DIGESTS) -> SendReport:
     report = SendReport()
     with conn.cursor() as cur:
         cur.execute(
-            "select outbox_id from meta.digest_outbox where status in ('queued', 'failed') and attempts < %s"
+            f"select outbox_id from {outbox.table} where status in ('queued', 'failed') and attempts < %s"
             " and recipient_email is not null order by outbox_id",
             (MAX_ATTEMPTS,),
         )
@@ -103,54 +120,56 @@ def send_pending(conn, mailer: MailerResource, log=None) -> SendReport:
     conn.commit()
     for outbox_id in ids:
         with conn.cursor() as cur:
-            cur.execute("select pg_try_advisory_lock(%s, %s)", (_LOCK_NAMESPACE, outbox_id))
+            cur.execute("select pg_try_advisory_lock(%s, %s)", (outbox.lock_namespace, outbox_id))
             if not cur.fetchone()[0]:
                 report.skipped_locked += 1
                 conn.commit()
                 continue
         try:
-            _send_one(conn, mailer, outbox_id, report, log)
+            _send_one(conn, mailer, outbox, outbox_id, report, log)
         finally:
             with conn.cursor() as cur:
-                cur.execute("select pg_advisory_unlock(%s, %s)", (_LOCK_NAMESPACE, outbox_id))
+                cur.execute("select pg_advisory_unlock(%s, %s)", (outbox.lock_namespace, outbox_id))
             conn.commit()
     return report
 
 
-def _send_one(conn, mailer: MailerResource, outbox_id: int, report: SendReport, log) -> None:
+def _send_one(conn, mailer: MailerResource, outbox: Outbox, outbox_id: int, report: SendReport, log) -> None:
     with conn:
         with conn.cursor() as cur:
             # Re-read under the lock: another runner may have sent it since the list was taken.
             cur.execute(
-                "update meta.digest_outbox set attempts = attempts + 1, last_attempt_at = now(), provider = 'resend'"
+                f"update {outbox.table} set attempts = attempts + 1, last_attempt_at = now(), provider = 'resend'"
                 " where outbox_id = %s and status in ('queued', 'failed')"
-                " returning recipient_email, subject, body_text, html_path, idempotency_key, digest_kind, period_key, attempts",
+                f" returning recipient_email, subject, body_text, {outbox.html_sql}, idempotency_key,"
+                f" {outbox.label_sql}, attempts",
                 (outbox_id,),
             )
             row = cur.fetchone()
     if row is None:
         return
-    email, subject, text, html_path, key, kind, period_key, attempts = row
+    email, subject, text, html_or_path, key, label, attempts = row
     try:
-        html = Path(html_path).read_text(encoding="utf-8")
+        html = Path(html_or_path).read_text(encoding="utf-8") if outbox.html_in_file else html_or_path
         result = mailer.send(to=email, subject=subject, html=html, text=text, idempotency_key=key)
     except (MailSendError, OSError) as exc:
         # Provider errors can quote the address back: keep it out of the outbox's error and the logs.
         error = str(exc).replace(email, "<recipient>")[:500]
         with conn:
             with conn.cursor() as cur:
-                cur.execute("update meta.digest_outbox set status = 'failed', last_error = %s where outbox_id = %s",
+                cur.execute(f"update {outbox.table} set status = 'failed', last_error = %s where outbox_id = %s",
                             (error, outbox_id))
         report.failed += 1
-        report.errors.append(f"outbox {outbox_id} ({kind} {period_key}): {error}")
+        report.errors.append(f"outbox {outbox_id} ({label}): {error}")
         if log:
             # The row id, never the address: e-mail addresses stay out of logs.
-            log.warning(f"digest outbox {outbox_id} ({kind} {period_key}) attempt {attempts} failed: {error}")
+            name = "digest outbox" if outbox is DIGESTS else outbox.table
+            log.warning(f"{name} {outbox_id} ({label}) attempt {attempts} failed: {error}")
         return
     with conn:
         with conn.cursor() as cur:
             cur.execute(
-                "update meta.digest_outbox set status = 'sent', provider_message_id = %s, sent_at = now(), last_error = null"
+                f"update {outbox.table} set status = 'sent', provider_message_id = %s, sent_at = now(), last_error = null"
                 " where outbox_id = %s",
                 (result.message_id, outbox_id),
             )
