@@ -1,6 +1,7 @@
 -- The XP ledger as a fact: one row per award. The ledger is append-only, so a run only inserts
 -- awards newer than the latest one it has (with an hour's overlap for late commits; the unique
--- key keeps that overlap from duplicating anything).
+-- key keeps that overlap from duplicating anything). Only the keys of those awards are ranked in
+-- staging (keys_with_rows): the run's work grows with the new awards, not with the ledger.
 {{
     config(
         materialized='incremental',
@@ -23,5 +24,8 @@ select
     (p.created_at at time zone '{{ var("study_timezone") }}')::date     as awarded_local_date
 from {{ ref('stg_platform_points_transactions') }} as p
 {% if is_incremental() %}
-where p.created_at >= (select coalesce(max(awarded_at), '-infinity'::timestamptz) - interval '1 hour' from {{ this }})
+{% set since %}(select coalesce(max(awarded_at), '-infinity'::timestamptz) - interval '1 hour' from {{ this }}){% endset %}
+where p.created_at >= {{ since }}
+  and {{ keys_with_rows('p.points_transaction_id', source('platform', 'platform_points_transactions'), 'id::uuid',
+                        'created_at >= ' ~ since) }}
 {% endif %}
