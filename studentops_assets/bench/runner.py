@@ -184,14 +184,20 @@ def run_bench(
     saved_environ = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)
-    try:
-        report = _run(root, home, env, students, days, seed, repeat, keep, echo, stages, vault_students, search_queries)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_environ)
+    report: dict = {}
     results = root / "results"
     results.mkdir(parents=True, exist_ok=True)
     path = results / f"bench-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}-{students}.json"
+    try:
+        _run(report, home, env, students, days, seed, repeat, keep, echo, stages, vault_students, search_queries, root)
+    except BaseException as exc:
+        # What was measured before the failure is kept, marked as incomplete.
+        report["error"] = f"{type(exc).__name__}: {exc}"
+        path.with_suffix(".partial.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+        raise
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_environ)
     path.write_text(json.dumps(report, indent=2), encoding="utf-8")
     return report, path
 
@@ -243,20 +249,20 @@ def _check_replicas(urls, when: str) -> None:
 
 
 def _run(
-    root: Path, home: Path, env: dict[str, str], students: int, days: int, seed: int, repeat: int, keep: bool,
-    echo: Callable[[str], None], stages: tuple[str, ...], vault_students: int, search_queries: int,
-) -> dict:
+    report: dict, home: Path, env: dict[str, str], students: int, days: int, seed: int, repeat: int, keep: bool,
+    echo: Callable[[str], None], stages: tuple[str, ...], vault_students: int, search_queries: int, root: Path,
+) -> None:
     from resources.postgres_server import ready_urls
     from studentops_assets.core.instance import prepare_dagster_home
     from studentops_assets.core.settings import load_config
 
-    report: dict = {
+    report.update({
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "students": students, "days": days, "seed": seed, "vault_students": vault_students,
         "stages_asked": list(stages),
         "machine": {"cpus": os.cpu_count(), "memory_gib": _memory_gib(), "python": sys.version.split()[0],
                     "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
-    }
+    })
     echo(f"bench: demo with {students} students over {days} days in {home}")
     report["demo_seconds"] = round(_cli(env, "demo", "--students", str(students), "--days", str(days), "--seed",
                                         str(seed), "--vault-students", str(vault_students)), 2)
@@ -294,7 +300,6 @@ def _run(
         raise
     if not keep:
         _cli(env, "stop")
-    return report
 
 
 def _replication_rounds(urls, home: Path, env: dict[str, str], repeat: int, echo: Callable[[str], None]) -> dict:
