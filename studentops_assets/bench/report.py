@@ -84,3 +84,59 @@ def print_report(report: dict, out: TextIO) -> None:
             rate = f"{run['chunks_per_second']:,.1f} chunks/s" if run["chunks_per_second"] else "nothing new"
             table.add_row(f"embedding run {number}: {run['embedded']:,} chunks in {run['embed_seconds']:.1f}s", rate, "", "")
     console.print(table)
+
+
+def markdown(report: dict) -> str:
+    """The report as the markdown tables of docs/benchmarks.md (`python -m studentops_assets.bench.report FILE`)."""
+    machine, full, delta = report["machine"], report["full"], report.get("delta") or {"stages": {}}
+    lines = [
+        f"{report['students']:,} students, {report['days']} days, seed {report['seed']}, {report['vault_students']} with study "
+        f"sources: {report['platform_rows']:,} platform rows (demo generated in {report['demo_seconds']:.0f} s). "
+        f"Run {report['date']} on {machine['cpus']} cores, {machine['memory_gib']} GiB; load average "
+        f"{'/'.join(map(str, machine['load_average_at_start']))} at the start"
+        + (f", {'/'.join(map(str, machine['load_average_at_end']))} at the end" if "load_average_at_end" in machine else "")
+        + ".",
+        "",
+        "| stage | steps | full build (step s) | peak RSS (MiB) | after the delta (step s) | share of full |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for stage in STAGES:
+        f, d = full["stages"].get(stage), delta["stages"].get(stage)
+        if not f and not d:
+            continue
+        lines.append(f"| {stage} | {f['steps'] if f else ''} | {f['seconds']:.1f} | {f['peak_rss_mib']:,.0f} | "
+                     f"{d['seconds']:.1f} | {_pct(d.get('share_of_full'))} |" if f and d else
+                     f"| {stage} | {f['steps'] if f else ''} | {f['seconds'] if f else ''} | | {d['seconds'] if d else ''} | |")
+    lines.append(f"| **whole graph, wall** | {full['steps']} | {full['command_seconds']:.1f} | {full['peak_rss_mib']:,.0f} | "
+                 f"{delta.get('command_seconds', 0):.1f} | {_pct(delta.get('share_of_full_wall'))} |")
+    lines.append(f"| whole graph, Dagster runs only | {full['runs']} runs | {full['dagster_seconds']:.1f} | | "
+                 f"{delta.get('dagster_seconds', 0):.1f} | |")
+    if delta.get("changes"):
+        lines += ["", "Delta: " + ", ".join(f"{n:,} {what}" for what, n in delta["changes"].items()) + "."]
+    y = report.get("yardsticks", {})
+    lines += ["", "| yardstick | measured | against | ratio |", "|---|---:|---:|---:|"]
+    if r := report.get("replication"):
+        lines.append(f"| replication first sync vs raw COPY ({r['rows']:,} rows, best of {len(r['copy_seconds'])}) | "
+                     f"{min(x['seconds'] for x in r['first_syncs']):.2f} s | {min(r['copy_seconds']):.2f} s | "
+                     f"{r['throughput_ratio']:.0%} of COPY's throughput |")
+    if dbt := y.get("dbt"):
+        lines.append(f"| dbt through Dagster ({dbt['dagster_steps']} steps) vs plain `dbt build --full-refresh` | "
+                     f"{dbt['dagster_seconds']:.1f} s | {dbt['plain_seconds']:.1f} s | {dbt['ratio']:.2f}x |")
+    if s := y.get("search"):
+        lines.append(f"| HNSW vs exact scan, p50 / p95 ({s['chunks']:,} chunks, {s['queries']} queries) | "
+                     f"{s['hnsw_p50_ms']:.1f} / {s['hnsw_p95_ms']:.1f} ms | {s['exact_p50_ms']:.1f} / {s['exact_p95_ms']:.1f} ms | "
+                     f"recall@10 {s['recall_at_10']:.3f} |")
+        lines.append(f"| `search()` hybrid end to end, p50 / p95 | {s['search_p50_ms']:.1f} / {s['search_p95_ms']:.1f} ms | | |")
+    if e := y.get("embeddings"):
+        for number, run in enumerate(e["runs"], 1):
+            rate = f"{run['chunks_per_second']:.1f} chunks/s" if run["chunks_per_second"] else "nothing new"
+            lines.append(f"| embedding run {number} ({s['model'] if s else ''}) | {run['embedded']:,} chunks in "
+                         f"{run['embed_seconds']:.1f} s | | {rate} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(markdown(json.loads(open(sys.argv[1], encoding="utf-8").read())))
