@@ -3,7 +3,7 @@
 -- churn model needs the quiet days as much as the busy ones. Incremental: a run recomputes the last
 -- seven days (late sessions, ticked-off tasks) and adds new ones; a full refresh gives the same rows.
 -- An incremental run reads only the activity of those days: each source is filtered to them, and the
--- staging views ranked only for the keys with rows in them (keys_with_rows), so the run's work grows
+-- staging SQL ranks only the keys with rows in them (keys_where of latest_per_key), so the run's work grows
 -- with the days it recomputes, not with the history.
 {{
     config(
@@ -26,6 +26,21 @@
 
 {#- The first local day this run recomputes; none for a full build. -#}
 {% set window = since if is_incremental() else none %}
+{#- The platform staging relations: the views for a full build; for an incremental run, the same
+    staging SQL ranking only the keys with rows in the window. -#}
+-- depends_on: {{ ref('stg_platform_file_viewing_sessions') }}, {{ ref('stg_platform_points_transactions') }}
+-- depends_on: {{ ref('stg_platform_user_tasks') }}, {{ ref('stg_platform_user_notes') }}
+{% if window %}
+    {% set sessions = '(' ~ stg_platform_file_viewing_sessions(keys_where=local_day_on_or_after('started_at', tz, window)) ~ ')' %}
+    {% set ledger = '(' ~ stg_platform_points_transactions(keys_where=local_day_on_or_after('created_at', tz, window)) ~ ')' %}
+    {% set tasks = '(' ~ stg_platform_user_tasks(keys_where=local_day_on_or_after('updated_at', tz, window)) ~ ')' %}
+    {% set platform_notes = '(' ~ stg_platform_user_notes(keys_where=local_day_on_or_after('updated_at', tz, window)) ~ ')' %}
+{% else %}
+    {% set sessions = ref('stg_platform_file_viewing_sessions') %}
+    {% set ledger = ref('stg_platform_points_transactions') %}
+    {% set tasks = ref('stg_platform_user_tasks') %}
+    {% set platform_notes = ref('stg_platform_user_notes') %}
+{% endif %}
 
 with platform_start as (
     -- Before the platform recorded any session there is nothing to observe: start the spine there.
@@ -40,9 +55,7 @@ with platform_start as (
         ) then {{ since }}
         else (
             select coalesce(min((started_at at time zone '{{ tz }}')::date), '1900-01-01'::date)
-            from {{ ref('stg_platform_file_viewing_sessions') }}
-            where {{ keys_with_rows('session_id', source('platform', 'platform_file_viewing_sessions'), 'id::uuid',
-                                    local_day_on_or_after('started_at', tz, window)) }}
+            from {{ sessions }} as s
         )
     end as first_day
     {% else %}
@@ -75,32 +88,23 @@ views as (
         count(*)                                    as sessions,
         sum(active_seconds) / 60.0                  as active_minutes,
         count(*) filter (where is_complete)         as completions
-    from {{ ref('stg_platform_file_viewing_sessions') }}
+    from {{ sessions }} as s
     where {{ local_day_on_or_after('started_at', tz, window) }}
-    {% if is_incremental() %}
-      and {{ keys_with_rows('session_id', source('platform', 'platform_file_viewing_sessions'), 'id::uuid', local_day_on_or_after('started_at', tz, window)) }}
-    {% endif %}
     group by 1, 2
 ),
 
 xp as (
     select user_id as student_id, (created_at at time zone '{{ tz }}')::date as activity_date, sum(amount) as xp
-    from {{ ref('stg_platform_points_transactions') }}
+    from {{ ledger }} as l
     where {{ local_day_on_or_after('created_at', tz, window) }}
-    {% if is_incremental() %}
-      and {{ keys_with_rows('points_transaction_id', source('platform', 'platform_points_transactions'), 'id::uuid', local_day_on_or_after('created_at', tz, window)) }}
-    {% endif %}
     group by 1, 2
 ),
 
 tasks as (
     -- A completed task counts on the day it was ticked off (its last update).
     select user_id as student_id, (updated_at at time zone '{{ tz }}')::date as activity_date, count(*) as tasks_done
-    from {{ ref('stg_platform_user_tasks') }}
+    from {{ tasks }} as t
     where completed and {{ local_day_on_or_after('updated_at', tz, window) }}
-    {% if is_incremental() %}
-      and {{ keys_with_rows('task_id', source('platform', 'platform_user_tasks'), 'id::uuid', local_day_on_or_after('updated_at', tz, window)) }}
-    {% endif %}
     group by 1, 2
 ),
 
@@ -112,11 +116,8 @@ notes as (
     group by 1, 2
     union all
     select user_id, (updated_at at time zone '{{ tz }}')::date, count(*)
-    from {{ ref('stg_platform_user_notes') }}
+    from {{ platform_notes }} as n
     where {{ local_day_on_or_after('updated_at', tz, window) }}
-    {% if is_incremental() %}
-      and {{ keys_with_rows('user_note_id', source('platform', 'platform_user_notes'), 'id::uuid', local_day_on_or_after('updated_at', tz, window)) }}
-    {% endif %}
     group by 1, 2
 ),
 
