@@ -1,5 +1,6 @@
-"""`studentops bench`: what the platform replication costs, against a plain COPY of the same data."""
+"""`studentops bench`: the whole graph through Dagster, stage by stage, against its yardsticks."""
 
-from .runner import run_bench
+from .report import print_report
+from .runner import STAGE_NAMES, run_bench
 
-__all__ = ["run_bench"]
+__all__ = ["STAGE_NAMES", "print_report", "run_bench"]

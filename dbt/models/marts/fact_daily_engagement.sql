@@ -2,6 +2,9 @@
 -- recorded session, if later) to yesterday, zeros included: the
 -- churn model needs the quiet days as much as the busy ones. Incremental: a run recomputes the last
 -- seven days (late sessions, ticked-off tasks) and adds new ones; a full refresh gives the same rows.
+-- An incremental run reads only the activity of those days: each source is filtered to them, and the
+-- staging SQL ranks only the keys with rows in them (keys_where of latest_per_key), so the run's work grows
+-- with the days it recomputes, not with the history.
 {{
     config(
         materialized='incremental',
@@ -21,10 +24,44 @@
     {% endif %}
 {% endset %}
 
+{#- The first local day this run recomputes; none for a full build. -#}
+{% set window = since if is_incremental() else none %}
+{#- The platform staging relations: the views for a full build; for an incremental run, the same
+    staging SQL ranking only the keys with rows in the window. -#}
+-- depends_on: {{ ref('stg_platform_file_viewing_sessions') }}, {{ ref('stg_platform_points_transactions') }}
+-- depends_on: {{ ref('stg_platform_user_tasks') }}, {{ ref('stg_platform_user_notes') }}
+{% if window %}
+    {% set sessions = '(' ~ stg_platform_file_viewing_sessions(keys_where=local_day_on_or_after('started_at', tz, window)) ~ ')' %}
+    {% set ledger = '(' ~ stg_platform_points_transactions(keys_where=local_day_on_or_after('created_at', tz, window)) ~ ')' %}
+    {% set tasks = '(' ~ stg_platform_user_tasks(keys_where=local_day_on_or_after('updated_at', tz, window)) ~ ')' %}
+    {% set platform_notes = '(' ~ stg_platform_user_notes(keys_where=local_day_on_or_after('updated_at', tz, window)) ~ ')' %}
+{% else %}
+    {% set sessions = ref('stg_platform_file_viewing_sessions') %}
+    {% set ledger = ref('stg_platform_points_transactions') %}
+    {% set tasks = ref('stg_platform_user_tasks') %}
+    {% set platform_notes = ref('stg_platform_user_notes') %}
+{% endif %}
+
 with platform_start as (
     -- Before the platform recorded any session there is nothing to observe: start the spine there.
+    {% if is_incremental() %}
+    -- Only greatest(first day, since) matters to a run: when the platform has sessions on or before
+    -- `since` that is `since` itself, else the first day of the sessions after it (in the window).
+    -- raw holds one row per id (the replication merges on it), so "has rows on or before" is read there.
+    select case
+        when exists (
+            select 1 from {{ source('platform', 'platform_file_viewing_sessions') }}
+            where (started_at at time zone '{{ tz }}')::date <= {{ since }}
+        ) then {{ since }}
+        else (
+            select coalesce(min((started_at at time zone '{{ tz }}')::date), '1900-01-01'::date)
+            from {{ sessions }} as s
+        )
+    end as first_day
+    {% else %}
     select coalesce(min((started_at at time zone '{{ tz }}')::date), '1900-01-01'::date) as first_day
     from {{ ref('stg_platform_file_viewing_sessions') }}
+    {% endif %}
 ),
 
 students as (
@@ -51,21 +88,23 @@ views as (
         count(*)                                    as sessions,
         sum(active_seconds) / 60.0                  as active_minutes,
         count(*) filter (where is_complete)         as completions
-    from {{ ref('stg_platform_file_viewing_sessions') }}
+    from {{ sessions }} as s
+    where {{ local_day_on_or_after('started_at', tz, window) }}
     group by 1, 2
 ),
 
 xp as (
     select user_id as student_id, (created_at at time zone '{{ tz }}')::date as activity_date, sum(amount) as xp
-    from {{ ref('stg_platform_points_transactions') }}
+    from {{ ledger }} as l
+    where {{ local_day_on_or_after('created_at', tz, window) }}
     group by 1, 2
 ),
 
 tasks as (
     -- A completed task counts on the day it was ticked off (its last update).
     select user_id as student_id, (updated_at at time zone '{{ tz }}')::date as activity_date, count(*) as tasks_done
-    from {{ ref('stg_platform_user_tasks') }}
-    where completed
+    from {{ tasks }} as t
+    where completed and {{ local_day_on_or_after('updated_at', tz, window) }}
     group by 1, 2
 ),
 
@@ -73,10 +112,12 @@ notes as (
     -- Study-source student ids are text (any id in studentops.yaml): the same uuid mapping as the facts.
     select {{ student_uuid('student_id') }} as student_id, (modified_at at time zone '{{ tz }}')::date as activity_date, count(*) as notes_edited
     from {{ ref('stg_notes') }}
+    where {{ local_day_on_or_after('modified_at', tz, window) }}
     group by 1, 2
     union all
     select user_id, (updated_at at time zone '{{ tz }}')::date, count(*)
-    from {{ ref('stg_platform_user_notes') }}
+    from {{ platform_notes }} as n
+    where {{ local_day_on_or_after('updated_at', tz, window) }}
     group by 1, 2
 ),
 
@@ -91,6 +132,7 @@ calendar_study as (
     select student_id, start_local_date as activity_date, sum(duration_minutes) as calendar_study_minutes
     from {{ ref('fact_study_sessions') }}
     where source in ('ical', 'gcal')
+    {% if is_incremental() %}and start_local_date >= {{ since }}{% endif %}
     group by 1, 2
 )
 

@@ -1,6 +1,7 @@
 -- One row per viewing session with its completion. Incremental: a run re-reads the last two days of
 -- sessions (a session's active seconds keep growing while it is open) and merges them on session_id;
--- `dbt build --full-refresh` rebuilds the same rows from scratch.
+-- `dbt build --full-refresh` rebuilds the same rows from scratch. Only the keys of those sessions
+-- are ranked in staging (keys_where of latest_per_key): the run's work grows with the new sessions, not with history.
 {{
     config(
         materialized='incremental',
@@ -27,8 +28,13 @@ select
     v.required_active_seconds,
     v.completion_score,
     v.is_complete
+-- depends_on: {{ ref('stg_platform_file_viewing_sessions') }}
+{% if is_incremental() %}
+{% set since %}(select coalesce(max(started_at), '-infinity'::timestamptz) - interval '2 days' from {{ this }}){% endset %}
+from ({{ stg_platform_file_viewing_sessions(keys_where='started_at >= ' ~ since) }}) as v
+left join {{ ref('stg_platform_courses') }} as c using (course_id)
+where v.started_at >= {{ since }}
+{% else %}
 from {{ ref('stg_platform_file_viewing_sessions') }} as v
 left join {{ ref('stg_platform_courses') }} as c using (course_id)
-{% if is_incremental() %}
-where v.started_at >= (select coalesce(max(started_at), '-infinity'::timestamptz) - interval '2 days' from {{ this }})
 {% endif %}

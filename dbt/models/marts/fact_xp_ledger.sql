@@ -1,6 +1,7 @@
 -- The XP ledger as a fact: one row per award. The ledger is append-only, so a run only inserts
 -- awards newer than the latest one it has (with an hour's overlap for late commits; the unique
--- key keeps that overlap from duplicating anything).
+-- key keeps that overlap from duplicating anything). Only the keys of those awards are ranked in
+-- staging (keys_where of latest_per_key): the run's work grows with the new awards, not with the ledger.
 {{
     config(
         materialized='incremental',
@@ -21,7 +22,11 @@ select
     p.source_id::text                                                    as source_id,  -- text, like every other source_id of the gold layer
     p.created_at                                                         as awarded_at,
     (p.created_at at time zone '{{ var("study_timezone") }}')::date     as awarded_local_date
-from {{ ref('stg_platform_points_transactions') }} as p
+-- depends_on: {{ ref('stg_platform_points_transactions') }}
 {% if is_incremental() %}
-where p.created_at >= (select coalesce(max(awarded_at), '-infinity'::timestamptz) - interval '1 hour' from {{ this }})
+{% set since %}(select coalesce(max(awarded_at), '-infinity'::timestamptz) - interval '1 hour' from {{ this }}){% endset %}
+from ({{ stg_platform_points_transactions(keys_where='created_at >= ' ~ since) }}) as p
+where p.created_at >= {{ since }}
+{% else %}
+from {{ ref('stg_platform_points_transactions') }} as p
 {% endif %}

@@ -1,10 +1,3 @@
-select
-    id::uuid            as points_transaction_id,
-    user_id::uuid       as user_id,
-    amount::integer     as amount,
-    action,
-    reason,
-    request_id::uuid    as file_request_id,
-    source_id,
-    created_at
-from ({{ latest_per_key(source('platform', 'platform_points_transactions'), 'id', 'created_at') }}) s
+-- The SQL is the macro stg_platform_points_transactions (macros/platform_staging.sql): the incremental marts
+-- run it with keys_where to rank only the keys their window touches.
+{{ stg_platform_points_transactions() }}

@@ -1,9 +1,3 @@
-select
-    id::uuid            as user_note_id,
-    user_id::uuid       as user_id,
-    course_id::uuid     as course_id,
-    material_id::uuid   as material_id,
-    content,
-    created_at,
-    updated_at
-from ({{ latest_per_key(source('platform', 'platform_user_notes'), 'id', 'updated_at desc') }}) s
+-- The SQL is the macro stg_platform_user_notes (macros/platform_staging.sql): the incremental marts
+-- run it with keys_where to rank only the keys their window touches.
+{{ stg_platform_user_notes() }}
