@@ -14,15 +14,10 @@ import dagster as dg
 
 RAW_GROUPS = ("notes", "calendar", "references", "platform")
 
-# The loaders reach networks (the platform database, Google Calendar, Zotero, OpenAlex, Crossref,
-# iCal URLs): a step that still fails after its client's own retries (429 Retry-After, 5xx) is run
-# again after 1, 2 then 4 minutes (with jitter), so a short outage at 06:30 does not cost a day.
-LOADER_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
-
 ingest_sources_job = dg.define_asset_job(
     name="ingest_sources",
     selection=dg.AssetSelection.groups(*RAW_GROUPS),
-    op_retry_policy=LOADER_RETRY_POLICY,
+    # No op_retry_policy: the network loaders carry their own (core/network_loaders.py), in every run.
     description="Every raw loader: notes vault, calendars, Google Calendar, Zotero, reference inbox, "
     "DOI resolution and the platform replicas.",
 )
