@@ -99,7 +99,9 @@ def raw_ical_events(
     pipeline = raw_pipeline("ical", settings, warehouse.dlt_credentials())
     results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
     stats = raw_table_stats(warehouse, "ical_events", ical.SOURCE)
-    for result in results:
+    unreachable = [f for f in report.failed_feeds if "feed not fetched:" in f and "unsupported URL scheme" not in f]
+    # Only unreachable feeds and nothing else read: nothing new is in the table, so no materialisation.
+    for result in results if not unreachable or report.feeds_parsed or report.feeds_unchanged else []:
         yield dg.MaterializeResult(
             asset_key=result.asset_key,
             metadata={
@@ -120,9 +122,12 @@ def raw_ical_events(
     # loaded above and that feed's earlier rows kept, then the step fails so the run shows red and
     # the loader's RetryPolicy tries again. Files that cannot be read or parsed are data problems:
     # they are in meta.quarantine (quarantine_rate check), not a reason to fail.
-    unreachable = [f for f in report.failed_feeds if "feed not fetched:" in f and "unsupported URL scheme" not in f]
     if unreachable:
-        raise source_failure("iCal feed", unreachable, retryable=True, loaded="the other feeds loaded")
+        others = report.feeds_parsed + report.feeds_unchanged
+        # A URL that answers 4xx (other than 429) will answer the same in a few minutes: not retried.
+        retryable = not all(gcal.refused(feed) for feed in unreachable)
+        raise source_failure("iCal feed", unreachable, retryable=retryable,
+                             loaded=f"{others} other feeds read" if others else "")
 
 
 def calendar_id_of(student: Student) -> str | None:
@@ -196,7 +201,10 @@ def raw_gcal_events(
     stats = raw_table_stats(warehouse, "gcal_events", gcal.SOURCE)
     # Students who asked for a calendar (`google_calendar:` set) but whose credentials are missing.
     missing = [t.slug for t in targets if t.client is None and t.calendar_id is not None]
-    for result in results:
+    synced = len(configured) - len(report.failed)
+    # When every calendar failed, nothing new is in the table: no materialisation (it would count
+    # as fresh), only the failure.
+    for result in results if synced else []:
         yield dg.MaterializeResult(
             asset_key=result.asset_key,
             metadata={
@@ -223,5 +231,5 @@ def raw_gcal_events(
             [f"{slug}: {reason}" for slug, reason in report.failed.items()],
             # A refused grant or client (401/403 after the token refresh) will not fix itself.
             retryable=not all(gcal.refused(reason) for reason in report.failed.values()),
-            loaded=f"{len(configured) - len(report.failed)} other calendars loaded",
+            loaded=f"{synced} other calendars loaded" if synced else "",
         )

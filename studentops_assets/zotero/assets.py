@@ -111,7 +111,11 @@ def raw_zotero_items(
         return
     table_stats = raw_table_stats(warehouse, TABLE, SOURCE)
     by_status = [str(s["status"]).split(":")[0] for s in statuses]
-    for result in results:
+    failed = [s for s in statuses if s["status"] in ("failed", "refused")]
+    read = by_status.count("synced") + by_status.count("unchanged")
+    # When no library could be read, nothing new is in the table: no materialisation (it would
+    # count as fresh), only the failure.
+    for result in results if read or not failed else []:
         yield dg.MaterializeResult(
             asset_key=result.asset_key,
             metadata={
@@ -129,8 +133,7 @@ def raw_zotero_items(
                 "zotero_students_table": dg.MetadataValue.md(_markdown(statuses)),
             },
         )
-    yield from source_configured_results(context, None, f"{by_status.count('synced') + by_status.count('unchanged')} libraries read")
-    failed = [s for s in statuses if s["status"] in ("failed", "refused")]
+    yield from source_configured_results(context, None, f"{read} libraries read")
     if failed:
         # The others loaded and committed their cursors; these kept theirs, so a rerun picks them up.
         # A refused key or library (401/403/404) is not retried: it needs the student or an admin.
@@ -138,5 +141,6 @@ def raw_zotero_items(
             "Zotero",
             [f"{s['student']} ({s['library']}): {s['status']}: {s['error']}" for s in failed],
             retryable=any(s["status"] == "failed" for s in failed),
-            loaded="the other libraries loaded; these resume from the last loaded version on the next run",
+            loaded=(f"{read} other libraries loaded; " if read else "")
+            + "these resume from the last loaded version on the next run",
         )
