@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import dagster as dg
 
+from studentops_assets.core.network_loaders import LOADER_RETRY_POLICY
+
 RAW_GROUPS = ("notes", "calendar", "references", "platform")
 
 ingest_sources_job = dg.define_asset_job(
     name="ingest_sources",
     selection=dg.AssetSelection.groups(*RAW_GROUPS),
-    # No op_retry_policy: the network loaders carry their own (core/network_loaders.py), in every run.
+    # The network loaders carry this policy themselves (core/network_loaders.py), in every run; here
+    # it also covers the file loaders of the scheduled ingestion (a warehouse restart at 06:30).
+    op_retry_policy=LOADER_RETRY_POLICY,
     description="Every raw loader: notes vault, calendars, Google Calendar, Zotero, reference inbox, "
     "DOI resolution and the platform replicas.",
 )
