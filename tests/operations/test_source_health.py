@@ -205,8 +205,9 @@ def test_network_loaders_retry_in_every_run(new_home):
 
     graph = defs.resolve_asset_graph()
     for name in ("platform_users", "gcal_events", "ical_events", "zotero_items", "citation_cache"):
-        assert graph.get(dg.AssetKey(["raw", name])).retry_policy == LOADER_RETRY_POLICY, name
-    assert graph.get(dg.AssetKey(["raw", "notes"])).retry_policy is None  # local files: nothing to wait for
+        assert graph.get(dg.AssetKey(["raw", name])).assets_def.op.retry_policy == LOADER_RETRY_POLICY, name
+    # Local files: nothing to wait for.
+    assert graph.get(dg.AssetKey(["raw", "notes"])).assets_def.op.retry_policy is None
 
     home, _ = new_home(students=[{"id": ADA, "slug": "ada", "name": "Ada",
                                   "zotero": {"library_type": "user", "library_id": "1001"}}])
@@ -223,3 +224,17 @@ def test_network_loaders_retry_in_every_run(new_home):
     assert home.query("select title from raw.zotero_items") == [("Read on the second try",)]
     # Five failed attempts, then the retried step's successful read.
     assert len([r for r in requests if r.library == lib.path]) > 5
+
+
+def test_doi_resolution_check_grades_the_outage():
+    from studentops_assets.references.assets import resolution_check
+    from studentops_assets.references.citation_cache import CacheStats
+
+    answered = resolution_check(CacheStats(looked_up=3))
+    assert answered.passed and answered.description == "3 DOIs looked up, every one answered"
+    assert resolution_check(CacheStats()).passed  # nothing due: nothing to say
+    some = resolution_check(CacheStats(looked_up=3, lookup_failures=1))
+    assert not some.passed and some.severity == dg.AssetCheckSeverity.WARN
+    assert some.description == "1 of 3 DOIs got no answer (5xx, 429 or timeouts after the retries)"
+    none = resolution_check(CacheStats(looked_up=3, lookup_failures=3))
+    assert not none.passed and none.severity == dg.AssetCheckSeverity.ERROR
