@@ -59,6 +59,8 @@ class Home:
             STUDENTOPS_OPENALEX_URL=nowhere,
             STUDENTOPS_CROSSREF_URL=nowhere,
             STUDENTOPS_SCHOLARLY_MAX_ATTEMPTS="1",
+            # A network loader that fails is retried by its RetryPolicy after minutes; tests retry at once.
+            STUDENTOPS_LOADER_RETRY_DELAY_SECONDS="0",
             **extra,
         )
         return env
