@@ -3,8 +3,8 @@
 Not configured (no platform database, nobody with Google credentials, no Zotero library or key):
 the loader writes no materialisation, so the raw table's freshness policy (which Dagster evaluates
 on materialisations only, freshness_evaluator.py) never counts it as fresh. Instead it records an
-`AssetObservation` saying "not configured: <why>", and the `source_configured` check fails with WARN
-severity. The empty raw tables still exist (created once by dlt or the contract), because the dbt
+`AssetObservation` saying "not configured: <why>", and its `source_configured` check (a check spec of
+the loader's own multi-asset, evaluated in the same step) fails with WARN severity. The empty raw tables still exist (created once by dlt or the contract), because the dbt
 models downstream read them.
 
 Those dbt models must still build in the same run. Dagster 1.13 skips a whole downstream step when
@@ -14,7 +14,9 @@ raw table feeding it is), and it has no public way to yield a step output withou
 writes no asset event for an output that carries the source-asset-observation marker, the one Dagster
 itself uses for outputs that must not materialise; `not_configured_outputs` yields that, so the
 downstream steps run and no materialisation is recorded. tests/operations/test_source_health.py pins
-both halves on a real run (no materialisation record; the dbt models downstream built).
+both halves on a real run (no materialisation record; the dbt models downstream built). Declarative
+automation would see such a table as "missing" for good: automation.py lets the eager dbt models
+ignore these loaders when it looks for missing parents.
 
 Outages (5xx/429 past the client's retries, timeouts, refused connections, refused keys): the loader
 first loads what it could (others' calendars and libraries are not lost), then raises `source_failure`:
