@@ -33,8 +33,7 @@ def materialise(assets_def, warehouse, config: dict | None = None, raise_on_erro
         [assets_def],
         resources={"warehouse": warehouse, "dlt": DagsterDltResource(), **resources},
         instance=instance,
-        # The loaders' RetryPolicy would wait minutes before a retry: the tests rerun by hand instead.
-        run_config={"ops": {op: {"config": config or {}}}, "execution": {"config": {"retries": {"disabled": {}}}}},
+        run_config={"ops": {op: {"config": config or {}}}},
         raise_on_error=raise_on_error,
     )
     logs = instance.all_logs(result.run_id)

@@ -71,9 +71,6 @@ def materialize(warehouse, zotero: ZoteroResource, instance, expect_success: boo
         resources={"warehouse": warehouse, "dlt": DagsterDltResource(), "zotero": zotero},
         instance=instance,
         raise_on_error=False,
-        # The loader's RetryPolicy waits minutes between tries; these tests rerun by hand instead
-        # (tests/operations/test_source_health.py proves the retry).
-        run_config={"execution": {"config": {"retries": {"disabled": {}}}}},
     )
     assert result.success is expect_success, [e.message for e in result.all_events if e.is_failure]
     return result
