@@ -12,6 +12,7 @@ from pydantic import Field
 from studentops_assets.zotero.client import ZoteroClient
 
 API_KEY_ENV = "STUDENTOPS_ZOTERO_API_KEY"
+API_URL_ENV = "STUDENTOPS_ZOTERO_URL"
 
 
 def student_key_env(slug: str) -> str:
@@ -57,8 +58,10 @@ def zotero_resource() -> ZoteroResource:
     Dagster refuses to start a run whose EnvVar is unset, and Zotero is optional (students without a
     key are reported as "not configured"), so the variable is only bound when it exists.
     """
-    # The base URL is not a secret: a proxy (or a local stand-in in tests) can replace Zotero's.
-    url = {"api_base_url": os.environ["STUDENTOPS_ZOTERO_API_URL"]} if os.environ.get("STUDENTOPS_ZOTERO_API_URL") else {}
+    bound: dict = {}
     if os.environ.get(API_KEY_ENV):
-        return ZoteroResource(api_key=dg.EnvVar(API_KEY_ENV), **url)
-    return ZoteroResource(**url)
+        bound["api_key"] = dg.EnvVar(API_KEY_ENV)
+    # Not a secret: a mirror, a proxy or a local stand-in can replace the API (as for OpenAlex/Crossref).
+    if os.environ.get(API_URL_ENV):
+        bound["api_base_url"] = os.environ[API_URL_ENV]
+    return ZoteroResource(**bound)

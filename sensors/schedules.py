@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import dagster as dg
 
-RAW_GROUPS = ("notes", "calendar", "references", "platform")
+from studentops_assets.core.network_loaders import LOADER_RETRY_POLICY
 
-# The loaders reach networks (the platform database, Google Calendar, Zotero, OpenAlex, Crossref,
-# iCal URLs): a step that still fails after its client's own retries (429 Retry-After, 5xx) is run
-# again after 1, 2 then 4 minutes (with jitter), so a short outage at 06:30 does not cost a day.
-LOADER_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+RAW_GROUPS = ("notes", "calendar", "references", "platform")
 
 ingest_sources_job = dg.define_asset_job(
     name="ingest_sources",
     selection=dg.AssetSelection.groups(*RAW_GROUPS),
+    # The network loaders carry this policy themselves (core/network_loaders.py), in every run; here
+    # it also covers the file loaders of the scheduled ingestion (a warehouse restart at 06:30).
     op_retry_policy=LOADER_RETRY_POLICY,
     description="Every raw loader: notes vault, calendars, Google Calendar, Zotero, reference inbox, "
     "DOI resolution and the platform replicas.",

@@ -28,6 +28,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 _KEEP: set[str] = set()
 for _name in [n for n in os.environ if n.startswith(("STUDENTOPS_", "DAGSTER_")) and n not in _KEEP]:
     del os.environ[_name]
+# The network loaders' RetryPolicy (read when studentops_assets is imported) waits a minute and more
+# between tries; in-process test runs retry at once instead (the executor's `retries: disabled` does
+# not stop a RetryPolicy in dg.materialize).
+os.environ["STUDENTOPS_LOADER_RETRY_DELAY_SECONDS"] = "0"
 # Nor on a ./.studentops the developer keeps in the checkout: code that reads the default home in
 # this process (the definitions' study timezone, for one) reads an empty one.
 os.environ["STUDENTOPS_HOME"] = tempfile.mkdtemp(prefix="studentops-test-default-home-")
@@ -59,6 +63,8 @@ class Home:
             STUDENTOPS_OPENALEX_URL=nowhere,
             STUDENTOPS_CROSSREF_URL=nowhere,
             STUDENTOPS_SCHOLARLY_MAX_ATTEMPTS="1",
+            # A network loader that fails is retried by its RetryPolicy after minutes; tests retry at once.
+            STUDENTOPS_LOADER_RETRY_DELAY_SECONDS="0",
             **extra,
         )
         return env

@@ -6,12 +6,19 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dlt import DagsterDltResource, dlt_assets
+from dagster_dlt import DagsterDltResource
 from pydantic import Field
 
 from resources.google_calendar import GoogleCalendarResource
 from resources.warehouse import WarehouseResource
 from studentops_assets.core.dlt_support import RawTableTranslator, raw_pipeline
+from studentops_assets.core.health import (
+    not_configured_outputs,
+    source_configured_results,
+    source_configured_specs,
+    source_failure,
+)
+from studentops_assets.core.network_loaders import network_dlt_assets
 from studentops_assets.core.quarantine import QuarantineBatch
 from studentops_assets.core.raw_loads import QuarantineFlusher, raw_table_stats
 from studentops_assets.core.settings import Student, load_config
@@ -59,7 +66,7 @@ def _window_text(window: Window) -> str:
     return f"{window.start:%Y-%m-%d} .. {window.end:%Y-%m-%d} (UTC, end exclusive)"
 
 
-@dlt_assets(
+@network_dlt_assets(
     dlt_source=ical.ical_source(),
     dlt_pipeline=raw_pipeline("ical"),
     name="raw_ical_events",
@@ -92,7 +99,9 @@ def raw_ical_events(
     pipeline = raw_pipeline("ical", settings, warehouse.dlt_credentials())
     results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
     stats = raw_table_stats(warehouse, "ical_events", ical.SOURCE)
-    for result in results:
+    unreachable = [f for f in report.failed_feeds if "feed not fetched:" in f and "unsupported URL scheme" not in f]
+    # Only unreachable feeds and nothing else read: nothing new is in the table, so no materialisation.
+    for result in results if not unreachable or report.feeds_parsed or report.feeds_unchanged else []:
         yield dg.MaterializeResult(
             asset_key=result.asset_key,
             metadata={
@@ -109,6 +118,16 @@ def raw_ical_events(
                 "rows_deleted": dg.MetadataValue.int(report.rows_deleted),
             },
         )
+    # A feed URL that did not answer (after the client's retries) is an outage: the other feeds are
+    # loaded above and that feed's earlier rows kept, then the step fails so the run shows red and
+    # the loader's RetryPolicy tries again. Files that cannot be read or parsed are data problems:
+    # they are in meta.quarantine (quarantine_rate check), not a reason to fail.
+    if unreachable:
+        others = report.feeds_parsed + report.feeds_unchanged
+        # A URL that answers 4xx (other than 429) will answer the same in a few minutes: not retried.
+        retryable = not all(gcal.refused(feed) for feed in unreachable)
+        raise source_failure("iCal feed", unreachable, retryable=retryable,
+                             loaded=f"{others} other feeds read" if others else "")
 
 
 def calendar_id_of(student: Student) -> str | None:
@@ -136,12 +155,15 @@ def calendar_targets(students: tuple[Student, ...], google: GoogleCalendarResour
     return targets
 
 
-@dlt_assets(
+@network_dlt_assets(
     dlt_source=gcal.gcal_source(),
     dlt_pipeline=raw_pipeline("gcal"),
     name="raw_gcal_events",
     dagster_dlt_translator=translator,
     pool="dlt_gcal",
+    check_specs=lambda keys: source_configured_specs(
+        keys, "Google Calendar (OAuth client and a student's refresh token and `google_calendar:`)"
+    ),
 )
 def raw_gcal_events(
     context: dg.AssetExecutionContext,
@@ -154,6 +176,7 @@ def raw_gcal_events(
     loaded_at = dt.datetime.now(dt.timezone.utc)
     window = config.window(loaded_at)
     targets = calendar_targets(settings.students, google_calendar)
+    configured = [t for t in targets if t.client is not None]
     report = gcal.GcalReport()
     flush_quarantine = QuarantineFlusher(warehouse)
 
@@ -166,22 +189,47 @@ def raw_gcal_events(
         flush_quarantine=flush_quarantine,
     )
     pipeline = raw_pipeline("gcal", settings, warehouse.dlt_credentials())
+    # Also without any calendar: the first run creates the empty table the dbt models read, and the
+    # quarantine of students who dropped their calendar is cleared.
     results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
+    outcomes = [f"{slug}: {outcome}" for slug, outcome in report.outcomes.items()]
+    if not configured:
+        why = "no student has Google Calendar credentials and a calendar (" + "; ".join(outcomes or ["no students"]) + ")"
+        yield from not_configured_outputs(context, why)
+        yield from source_configured_results(context, why)
+        return
     stats = raw_table_stats(warehouse, "gcal_events", gcal.SOURCE)
-    configured = sum(1 for t in targets if t.client is not None)
-    for result in results:
+    # Students who asked for a calendar (`google_calendar:` set) but whose credentials are missing.
+    missing = [t.slug for t in targets if t.client is None and t.calendar_id is not None]
+    synced = len(configured) - len(report.failed)
+    # When every calendar failed, nothing new is in the table: no materialisation (it would count
+    # as fresh), only the failure.
+    for result in results if synced else []:
         yield dg.MaterializeResult(
             asset_key=result.asset_key,
             metadata={
                 **(result.metadata or {}),
                 **stats.metadata(flush_quarantine.issues),
                 "window": dg.MetadataValue.text(_window_text(window)),
-                "google_calendar": dg.MetadataValue.text(
-                    f"{configured} of {len(targets)} students configured" if configured else "not configured"
-                ),
-                "sync_by_student": _md_list([f"{slug}: {outcome}" for slug, outcome in report.outcomes.items()]),
+                "google_calendar": dg.MetadataValue.text(f"{len(configured)} of {len(targets)} students configured"),
+                "sync_by_student": _md_list(outcomes),
                 "sync_failures": dg.MetadataValue.int(report.failures),
                 "rows_written": dg.MetadataValue.int(report.rows_written),
                 "rows_deleted": dg.MetadataValue.int(report.rows_deleted),
             },
+        )
+    yield from source_configured_results(
+        context,
+        f"credentials missing for {', '.join(missing)}" if missing else None,
+        f"{len(configured)} of {len(targets)} students",
+    )
+    if report.failed:
+        # The others' calendars are loaded (and their sync tokens committed) above; the failed ones
+        # kept their tokens, so a retry or the next run reads the same changes again.
+        raise source_failure(
+            "Google Calendar",
+            [f"{slug}: {reason}" for slug, reason in report.failed.items()],
+            # A refused grant or client (401/403 after the token refresh) will not fix itself.
+            retryable=not all(gcal.refused(reason) for reason in report.failed.values()),
+            loaded=f"{synced} other calendars loaded" if synced else "",
         )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,14 @@ class GcalReport:
     rows_written: int = 0
     rows_deleted: int = 0
     failures: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # slug -> why its sync failed (no secrets)
+
+
+def refused(reason: str) -> bool:
+    """A failure Google will repeat on a retry: a 4xx other than 429 (a revoked grant, a refused client,
+    a calendar the token cannot read), as opposed to 5xx, 429 and network failures."""
+    match = re.search(r"HTTP (\d{3})", reason)
+    return bool(match) and 400 <= int(match.group(1)) < 500 and match.group(1) != "429"
 
 
 class _BadEvent(ValueError):
@@ -282,6 +291,7 @@ class _CalendarSync:
                 new_token = yield from self._full(client)
         except GoogleApiError as exc:
             self.report.failures += 1
+            self.report.failed[self.target.slug] = str(exc)
             self.report.outcomes[self.target.slug] = f"failed: {exc}; sync token not advanced"
             self.quarantine.record(self.target.student_id, self.label,
                                    [Issue("sync", f"{exc}; sync token not advanced, earlier rows kept")])

@@ -6,10 +6,17 @@ from pathlib import Path
 
 import dagster as dg
 import psycopg2
-from dagster_dlt import DagsterDltResource, dlt_assets
+from dagster_dlt import DagsterDltResource
 
 from resources.warehouse import WarehouseResource
 from studentops_assets.core.dlt_support import RawTableTranslator, raw_pipeline
+from studentops_assets.core.health import (
+    not_configured_outputs,
+    source_configured_results,
+    source_configured_specs,
+    source_failure,
+)
+from studentops_assets.core.network_loaders import network_dlt_assets
 from studentops_assets.core.settings import load_config
 
 from .availability import empty_replicas, ensure_empty_replicas, platform_configured
@@ -39,32 +46,51 @@ def extracted_row_counts(extract_info) -> dict[str, int]:
     return counts
 
 
-@dlt_assets(
+@network_dlt_assets(
     # Definition time only needs the table list; nothing connects until the asset runs.
     dlt_source=platform_source("postgresql://definition-only@127.0.0.1/platform"),
     dlt_pipeline=raw_pipeline("platform", arrow_csv=True),
     name="raw_platform",
     dagster_dlt_translator=translator,
     pool="dlt_platform",
+    check_specs=lambda keys: source_configured_specs(keys, "The platform database (STUDENTOPS_PLATFORM_URL or the demo's)"),
 )
 def raw_platform(context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource):
     urls = warehouse.urls()
     config = warehouse.settings()
     configured, why = platform_configured(urls)
     if not configured:
+        # The dbt models read raw.platform_*: they exist empty, with the contract's columns. Nothing is
+        # materialised (the replicas are not fresh data); an observation and the WARN check say why.
         with warehouse.connection() as conn:
             created = ensure_empty_replicas(conn)
-        context.log.warning(f"platform not configured: {why}; raw.platform_* are empty")
-        for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
-            yield dg.MaterializeResult(
-                asset_key=key,
-                metadata={
-                    "dagster/row_count": dg.MetadataValue.int(0),
-                    "status": dg.MetadataValue.text(f"not configured: {why}"),
-                    "created_empty": dg.MetadataValue.bool(key.path[-1] in created),
-                },
-            )
+        yield from not_configured_outputs(context, why, {"created_empty": dg.MetadataValue.json(sorted(created))})
+        yield from source_configured_results(context, why)
         return
+    try:
+        yield from _replicate(context, dlt, warehouse, urls, config)
+    except Exception as exc:
+        cause = _connection_error(exc)
+        if cause is None:
+            raise
+        # Unreachable or refusing the login: the step is red and names the cause in one line (the
+        # driver's first line names host and port, never the password). dlt wraps extraction errors,
+        # so the connection error is looked for along the chain.
+        lines = str(cause).strip().splitlines()
+        raise source_failure("platform database", [lines[0] if lines else type(cause).__name__], retryable=True) from None
+
+
+def _connection_error(exc: BaseException | None) -> BaseException | None:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__name__ == "OperationalError":  # psycopg2's, or SQLAlchemy's wrapping it
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _replicate(context, dlt, warehouse, urls, config):
     with warehouse.connection() as conn:
         empty = empty_replicas(conn, [BY_RAW_TABLE[k.path[-1]] for k in context.selected_asset_keys])
     pipeline = raw_pipeline("platform", config, warehouse.dlt_credentials(), arrow_csv=True)
@@ -137,3 +163,4 @@ def raw_platform(context: dg.AssetExecutionContext, dlt: DagsterDltResource, war
                 "first_sync": dg.MetadataValue.bool(name in empty),
             },
         )
+    yield from source_configured_results(context, None)

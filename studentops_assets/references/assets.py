@@ -11,6 +11,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from resources.scholarly_apis import ScholarlyApisResource
 from resources.warehouse import WarehouseResource
 from studentops_assets.core.dlt_support import RawTableTranslator, raw_pipeline
+from studentops_assets.core.network_loaders import network_dlt_assets
 from studentops_assets.core.quarantine import QuarantineBatch
 from studentops_assets.core.raw_loads import QuarantineFlusher, raw_table_stats
 from studentops_assets.core.settings import load_config
@@ -28,6 +29,7 @@ from .citation_cache import (
 from .sources import BIBTEX_SOURCE, RIS_SOURCE, InboxSpec, InboxStats, bibtex_source, ris_source
 
 GROUP = "references"
+DOI_RESOLUTION = "doi_resolution"
 # The tables whose DOIs the cache resolves. raw/zotero_items is declared by the Zotero loader; the
 # cache reads it only once it exists (see citation_cache.CITING_TABLES).
 CITING_ASSETS = [dg.AssetKey(["raw", t]) for t in ("notes", "bibtex_entries", "ris_entries", "zotero_items")]
@@ -64,7 +66,8 @@ cache_translator = CitationCacheTranslator(
             "One row per DOI cited in notes, BibTeX, RIS or Zotero, resolved against OpenAlex with Crossref "
             "as fallback: title, year, venue, authors, citation count, retraction flag, the provider's JSON. "
             "Resolved rows are re-checked after 30 days, unresolved ones after a day; lookups per run are "
-            "bounded. Outages leave rows unresolved with the reason instead of failing the run."
+            "bounded. Outages leave rows as they were (or unresolved with the reason) instead of failing the run; "
+            "the doi_resolution check reports them (WARN for some DOIs, ERROR when neither provider answered)."
         )
     },
 )
@@ -132,12 +135,22 @@ def raw_ris_entries(context: dg.AssetExecutionContext, dlt: DagsterDltResource, 
     yield from _inbox_run(context, dlt, warehouse, RIS_SOURCE, ris_source, "ris_entries")
 
 
-@dlt_assets(
+@network_dlt_assets(
     dlt_source=citation_cache_source(),
     dlt_pipeline=raw_pipeline(CACHE_SOURCE),
     name="raw_citation_cache",
     dagster_dlt_translator=cache_translator,
     pool="dlt_citation_cache",
+    check_specs=lambda keys: [
+        dg.AssetCheckSpec(
+            DOI_RESOLUTION,
+            asset=key,
+            description="The DOIs looked up in the run got an answer from OpenAlex or Crossref (found or 404). "
+            "WARN when some got none (5xx, 429, timeouts after the retries), ERROR when none did (both "
+            "providers unreachable or down): their rows are kept as they were and asked again next run.",
+        )
+        for key in keys
+    ],
 )
 def raw_citation_cache(
     context: dg.AssetExecutionContext,
@@ -197,5 +210,32 @@ def raw_citation_cache(
                 "requests_by_provider": dg.MetadataValue.json(stats.requests),
                 "quarantine_issues_this_run": dg.MetadataValue.int(flush_quarantine.issues),
                 "quarantined_total": dg.MetadataValue.int(table_stats.quarantined_total),
+                "lookups_without_answer_this_run": dg.MetadataValue.int(stats.lookup_failures),
             },
         )
+    if context.selected_asset_check_keys:
+        yield resolution_check(stats)
+
+
+def resolution_check(stats: CacheStats) -> dg.AssetCheckResult:
+    """An outage leaves the cache as it was and the run succeeds (`studentops materialize` too): this
+    check is how it shows. ERROR when no lookup of the run got an answer, WARN when some did not."""
+    failed, asked = stats.lookup_failures, stats.looked_up
+    if not failed:
+        description = f"{asked} DOIs looked up, every one answered" if asked else "no DOI was due for a lookup"
+    elif failed == asked:
+        description = f"OpenAlex and Crossref unreachable or down: none of {asked} DOIs got an answer"
+    else:
+        description = f"{failed} of {asked} DOIs got no answer (5xx, 429 or timeouts after the retries)"
+    return dg.AssetCheckResult(
+        asset_key=dg.AssetKey(["raw", "citation_cache"]),
+        check_name=DOI_RESOLUTION,
+        passed=failed == 0,
+        severity=dg.AssetCheckSeverity.ERROR if failed and failed == asked else dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={
+            "looked_up": dg.MetadataValue.int(asked),
+            "without_answer": dg.MetadataValue.int(failed),
+            "requests_by_provider": dg.MetadataValue.json(stats.requests),
+        },
+    )

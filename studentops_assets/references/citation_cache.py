@@ -87,6 +87,9 @@ class CacheStats:
     unresolved: int = 0
     kept_previous: int = 0
     unchanged_failures: int = 0
+    # DOIs whose lookup got no answer (5xx, 429, timeouts, connection failures after the retries),
+    # as opposed to "not found" (both providers answered 404): the outage the doi_resolution check reports.
+    lookup_failures: int = 0
     rechecked: list[str] = field(default_factory=list)
     by_provider: dict[str, int] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=lambda: {openalex.PROVIDER: 0, crossref.PROVIDER: 0})
@@ -172,6 +175,8 @@ class Resolution:
     record: dict[str, Any]
     failure_reason: str | None
     issues: list[Issue]
+    # No provider answered at all (5xx, 429, timeouts, no connection; not 404, not a malformed 200).
+    no_answer: bool = False
 
     @property
     def resolved(self) -> bool:
@@ -231,7 +236,8 @@ class Resolver:
             reason = "not found (OpenAlex and Crossref answered 404)"
         else:
             reason = "; ".join(f"{p}: {a.reason}" for p, a in answers.items())
-        return Resolution(doi, None, None, {p: a.summary() for p, a in answers.items()}, reason, issues)
+        no_answer = all(a.outcome == "failed" and a.reason not in MALFORMED for a in answers.values())
+        return Resolution(doi, None, None, {p: a.summary() for p, a in answers.items()}, reason, issues, no_answer)
 
 
 def cache_rows(plan: Plan, resolver: Resolver, quarantine: QuarantineBatch, loaded_at: dt.datetime,
@@ -242,6 +248,8 @@ def cache_rows(plan: Plan, resolver: Resolver, quarantine: QuarantineBatch, load
         # Quarantine is per DOI (file = the DOI): an answer that makes sense now clears last run's rows.
         quarantine.record("", doi, result.issues)
         previous = plan.cached.get(doi)
+        if result.no_answer:
+            stats.lookup_failures += 1
         if not result.resolved and previous is not None and previous.resolved:
             stats.kept_previous += 1
             continue

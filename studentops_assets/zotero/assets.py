@@ -4,11 +4,18 @@ import datetime as dt
 from collections.abc import Sequence
 
 import dagster as dg
-from dagster_dlt import DagsterDltResource, dlt_assets
+from dagster_dlt import DagsterDltResource
 
 from resources.warehouse import WarehouseResource
 from resources.zotero import ZoteroResource, student_key_env
 from studentops_assets.core.dlt_support import RawTableTranslator, raw_pipeline
+from studentops_assets.core.health import (
+    not_configured_outputs,
+    source_configured_results,
+    source_configured_specs,
+    source_failure,
+)
+from studentops_assets.core.network_loaders import network_dlt_assets
 from studentops_assets.core.quarantine import QuarantineBatch
 from studentops_assets.core.raw_loads import QuarantineFlusher, raw_table_stats
 from studentops_assets.core.settings import load_config
@@ -63,12 +70,13 @@ def _markdown(statuses: Sequence[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-@dlt_assets(
+@network_dlt_assets(
     dlt_source=zotero_source(),
     dlt_pipeline=raw_pipeline("zotero"),
     name="raw_zotero_items",
     dagster_dlt_translator=translator,
     pool="dlt_zotero",
+    check_specs=lambda keys: source_configured_specs(keys, "Zotero (a student's `zotero:` library and an API key)"),
 )
 def raw_zotero_items(
     context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource, zotero: ZoteroResource
@@ -90,11 +98,24 @@ def raw_zotero_items(
         report=report,
     )
     pipeline = raw_pipeline("zotero", config, warehouse.dlt_credentials())
+    # Also when nobody can be synced: the first run creates the empty table the dbt models read, and
+    # config issues are recorded in (or cleared from) meta.quarantine.
     results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
-    table_stats = raw_table_stats(warehouse, TABLE, SOURCE)
     statuses = [_student_status(p, report) for p in plans]
+    if not any(p.library is not None for p in plans):
+        why = "no student has a Zotero library and an API key (" + "; ".join(
+            f"{s['student']}: {s['status']}" for s in statuses
+        ) + ")" if statuses else "no students"
+        yield from not_configured_outputs(context, why, {"zotero_students": dg.MetadataValue.json(statuses)})
+        yield from source_configured_results(context, why)
+        return
+    table_stats = raw_table_stats(warehouse, TABLE, SOURCE)
     by_status = [str(s["status"]).split(":")[0] for s in statuses]
-    for result in results:
+    failed = [s for s in statuses if s["status"] in ("failed", "refused")]
+    read = by_status.count("synced") + by_status.count("unchanged")
+    # When no library could be read, nothing new is in the table: no materialisation (it would
+    # count as fresh), only the failure.
+    for result in results if read or not failed else []:
         yield dg.MaterializeResult(
             asset_key=result.asset_key,
             metadata={
@@ -112,12 +133,14 @@ def raw_zotero_items(
                 "zotero_students_table": dg.MetadataValue.md(_markdown(statuses)),
             },
         )
-    failed = [s for s in statuses if s["status"] == "failed"]
+    yield from source_configured_results(context, None, f"{read} libraries read")
     if failed:
         # The others loaded and committed their cursors; these kept theirs, so a rerun picks them up.
-        raise dg.Failure(
-            description="Zotero sync failed for "
-            + "; ".join(f"{s['student']} ({s['library']}): {s['error']}" for s in failed)
-            + ". Their libraries resume from the last loaded version on the next run.",
-            metadata={"failed_students": dg.MetadataValue.json(failed)},
+        # A refused key or library (401/403/404) is not retried: it needs the student or an admin.
+        raise source_failure(
+            "Zotero",
+            [f"{s['student']} ({s['library']}): {s['status']}: {s['error']}" for s in failed],
+            retryable=any(s["status"] == "failed" for s in failed),
+            loaded=(f"{read} other libraries loaded; " if read else "")
+            + "these resume from the last loaded version on the next run",
         )

@@ -37,7 +37,8 @@ def materialise(assets_def, warehouse, config: dict | None = None, raise_on_erro
         raise_on_error=raise_on_error,
     )
     logs = instance.all_logs(result.run_id)
-    mats = result.asset_materializations_for_node(op) if result.success else []
+    # Also of a failed run: an outage fails the step after the others' data was loaded and recorded.
+    mats = result.asset_materializations_for_node(op)
     return Run(result, dict(mats[0].metadata) if mats else {}, "\n".join(serialize_value(e) for e in logs))
 
 

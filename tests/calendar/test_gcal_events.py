@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import dagster as dg
 import pytest
 
 from resources.google_calendar import GoogleCalendarResource
@@ -187,9 +188,14 @@ def test_5_server_dying_after_page_one_loses_nothing_and_keeps_the_token(env):
         fake.put("ada", instance("lecture", f"Lecture, week {week}", f"{day}T10:00"))
     fake.faults.append(Fault("page2", drop=True, times=-1))
     mark = len(fake.log)
-    result = run(env)
+    result = run(env, raise_on_error=False)
     token_used = events_requests_since(fake, mark)[0].params["syncToken"]
-    assert result.meta("sync_failures") == 1
+    # An outage is red: the step fails with one line naming the source and the student.
+    assert not result.result.success
+    (failure,) = [e for e in result.result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_failure_data.user_failure_data.description == (
+        "Google Calendar unavailable: ada: events.list: connection failed after retries")
+    assert result.metadata == {}  # the only calendar failed: nothing new, no materialisation
     assert quarantine(warehouse, "gcal") == [(ADA, "calendar:primary", "sync",
         "events.list: connection failed after retries; sync token not advanced, earlier rows kept")]
     fake.faults.clear()
@@ -211,7 +217,7 @@ def test_6_a_crash_mid_extraction_loads_nothing_and_the_rerun_recovers(env, monk
 
     def crash_on_fifth(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 5:  # the first event of page 2
+        if calls["n"] >= 5:  # from the first event of page 2 on, in every retry of the step too
             raise RuntimeError("worker killed mid-sync")
         return real_row(*args, **kwargs)
 
@@ -251,18 +257,23 @@ def test_8_no_secret_is_stored_or_logged(env):
             assert secret not in str(result.metadata) and secret not in result.logs_text
 
 
-def test_students_without_google_calendar_still_materialise(new_home, monkeypatch):
+def test_nobody_with_google_calendar_is_observed_not_materialised(new_home, monkeypatch):
     monkeypatch.delenv("STUDENTOPS_GCAL_REFRESH_TOKEN_ADA", raising=False)
     home, warehouse = new_home(students=[
         {"id": ADA, "slug": "ada", "google_calendar": {"calendar_id": "primary"}},
         {"id": NOAH, "slug": "noah"},
     ])
     result = materialise(raw_gcal_events, warehouse, WINDOW, google_calendar=GoogleCalendarResource())
-    assert result.meta("google_calendar") == "not configured"
-    assert result.meta("dagster/row_count") == 0
+    # No materialisation (the table is not fresh data), an observation and a WARN check saying why.
+    assert result.metadata == {}
+    (observation,) = result.result.asset_observations_for_node("raw_gcal_events")
+    status = observation.metadata["source_status"].value
+    assert status.startswith("not configured: no student has Google Calendar credentials")
     assert "ada: not configured: STUDENTOPS_GOOGLE_CLIENT_ID, STUDENTOPS_GOOGLE_CLIENT_SECRET, " \
-           "STUDENTOPS_GCAL_REFRESH_TOKEN_ADA not set" in result.meta("sync_by_student")
-    # The table exists with every declared column, empty.
+           "STUDENTOPS_GCAL_REFRESH_TOKEN_ADA not set" in status
+    (check,) = [c for c in result.result.get_asset_check_evaluations() if c.check_name == "source_configured"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN and check.description == status
+    # The table exists with every declared column, empty, for the models downstream.
     columns = {c for (c,) in query(warehouse, """
         select column_name from information_schema.columns where table_schema = 'raw' and table_name = 'gcal_events'""")}
     assert set(gcal_source.GCAL_COLUMNS) <= columns

@@ -121,13 +121,23 @@ def test_2_failing_feed_keeps_yesterdays_rows(env):
     ]
     for route, reason in failures:
         server.routes[FEED] = route
-        run = materialise(raw_ical_events, warehouse, DAY1)
+        run = materialise(raw_ical_events, warehouse, DAY1, raise_on_error=False)
         assert quarantine(warehouse, "ical") == [(ADA, "feed:uni", "feed", f"{reason}; earlier rows kept")]
-        assert run.meta("feeds_failed") == 1 and run.meta("rows_deleted") == 0
+        if reason.startswith("feed not fetched"):
+            # An outage is red: the step fails naming the feed (never its URL).
+            assert not run.result.success
+            (failure,) = [e for e in run.result.all_events if e.event_type_value == "STEP_FAILURE"]
+            assert failure.step_failure_data.user_failure_data.description.startswith(
+                f"iCal feed unavailable: feed:uni: {reason}")
+        else:
+            # A feed that answers with something that is not a calendar is a data problem: quarantined.
+            assert run.result.success
+            assert run.meta("feeds_failed") == 1 and run.meta("rows_deleted") == 0
         # The data did not move (dlt's state did, once: the feed is marked to be read again when back).
         assert fingerprint(warehouse, ('raw."ical_events"',)) == {'raw."ical_events"': before['raw."ical_events"']}
     # 500s and timeouts were retried (two attempts per run), a 404 was not.
-    assert server.hits[FEED] == 1 + 2 + 1 + 2 + 1 + 1
+    # The loader's RetryPolicy ran the step 3 more times after a 500 or a timeout (not after a 404).
+    assert server.hits[FEED] == 1 + 2 * 4 + 1 + 2 * 4 + 1 + 1
 
 
 def test_3_edits_delete_and_rewrite_exactly_the_affected_occurrences(env):

@@ -120,7 +120,7 @@ def leaked_run(tmp_path_factory):
             STUDENTOPS_EMBEDDER="hashing",
             STUDENTOPS_GOOGLE_API_URL=google.api_base_url,
             STUDENTOPS_GOOGLE_TOKEN_URL=google.token_url,
-            STUDENTOPS_ZOTERO_API_URL=zotero.url,
+            STUDENTOPS_ZOTERO_URL=zotero.url,
             STUDENTOPS_OPENALEX_URL=scholarly.url("openalex"),
             STUDENTOPS_CROSSREF_URL=scholarly.url("crossref"),
             ANTHROPIC_BASE_URL=anthropic.url,

@@ -77,7 +77,8 @@ def materialize(warehouse, zotero: ZoteroResource, instance, expect_success: boo
 
 
 def statuses(result) -> dict[str, dict]:
-    (event,) = result.get_asset_materialization_events()
+    # The last try's: a failing step is run again by the loader's RetryPolicy, each try recording what it loaded.
+    event = result.get_asset_materialization_events()[-1]
     rows = event.materialization.metadata["zotero_students"].value
     return {row["student"]: row for row in rows}
 
@@ -160,8 +161,12 @@ def test_sync_through_faults_noop_rerun_and_incremental_changes(new_home, grace_
         server.add_fault(action="slow", seconds=1.6, library=grace.path)
         zotero = resource(server)
 
-        # 1. First sync, through Backoff, 429, 500 and a timeout.
-        first = materialize(warehouse, zotero, instance)
+        # 1. First sync, through Backoff, 429, 500 and a timeout. Kay's library refuses the key: the
+        # others load, then the step fails (red run) naming her, in every run below.
+        first = materialize(warehouse, zotero, instance, expect_success=False)
+        (failure,) = [e for e in first.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert failure.step_failure_data.user_failure_data.description.startswith(
+            "Zotero unavailable: kay (users/3003): refused: GET /users/3003/items")
         assert mirror(warehouse, ADA) == server_state(ada)
         assert len(server_state(ada)) == 229  # 230 minus the trashed one
         got_grace = mirror(warehouse, GRACE)
@@ -214,8 +219,8 @@ def test_sync_through_faults_noop_rerun_and_incremental_changes(new_home, grace_
         assert by_student["linus"]["status"].startswith("invalid config: library_type must be 'user' or 'group'")
         assert by_student["kay"]["status"] == "refused" and "HTTP 403" in by_student["kay"]["error"]
         assert cursors(warehouse) == {f"{ADA}:users/1001": {"version": ada.version}, f"{GRACE}:groups/2002": {"version": grace.version}}
-        (check,) = first.get_asset_check_evaluations()
-        assert check.passed and check.metadata["quarantined"].value == 5 and check.metadata["loaded_rows"].value == 232
+        # The failed step's downstream quarantine_rate check did not run; its own source_configured did.
+        assert [(c.check_name, c.passed) for c in first.get_asset_check_evaluations()] == [("source_configured", True)]
 
         quarantine = query(warehouse, "select student_id, file, location, reason from meta.quarantine where source = 'zotero' order by 1, 2, 3")
         assert quarantine == [
@@ -229,7 +234,7 @@ def test_sync_through_faults_noop_rerun_and_incremental_changes(new_home, grace_
         # 2. Nothing changed on the server: one conditional request per library, answered 304; same tables.
         items_before = table_dump(warehouse, "select * from raw.zotero_items order by _natural_key")
         quarantine_before = query(warehouse, "select source, student_id, file, location, reason, snippet, first_seen from meta.quarantine order by 1, 2, 3, 4")
-        second = materialize(warehouse, zotero, instance)
+        second = materialize(warehouse, zotero, instance, expect_success=False)
         assert table_dump(warehouse, "select * from raw.zotero_items order by _natural_key") == items_before
         assert query(warehouse, "select source, student_id, file, location, reason, snippet, first_seen from meta.quarantine order by 1, 2, 3, 4") == quarantine_before
         requests = server.take_requests()
@@ -251,7 +256,7 @@ def test_sync_through_faults_noop_rerun_and_incremental_changes(new_home, grace_
         ada.write({"key": item_key(2), "DOI": "10.1000/fixed"})
         grace.delete("NOTE2345")
         loaded_before = {r["_natural_key"]: r["_loaded_at"] for r in items_before}
-        third = materialize(warehouse, zotero, instance)
+        third = materialize(warehouse, zotero, instance, expect_success=False)
         assert mirror(warehouse, ADA) == server_state(ada)
         assert set(mirror(warehouse, GRACE)) == {"X42A7DEE", "TM8QRS36"}
         after = {r["_natural_key"]: r for r in table_dump(warehouse, "select * from raw.zotero_items")}
@@ -302,10 +307,16 @@ def test_crash_mid_paging_then_rerun_loses_and_duplicates_nothing(new_home, grac
 
         failed = materialize(warehouse, zotero, instance, expect_success=False)
         failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
-        assert "Zotero sync failed for ada (users/1001)" in failure.step_failure_data.error.message
-        assert "resume from the last loaded version" in failure.step_failure_data.error.message
+        # The loader's RetryPolicy ran it again (no delay in tests); the last try's reason is the step's.
+        description = failure.step_failure_data.user_failure_data.description
+        assert description.startswith("Zotero unavailable: ada (users/1001): failed: ")
+        assert "resume from the last loaded version" in description
         # What did load is recorded as a materialisation before the step fails.
-        assert statuses(failed)["ada"]["status"] == "failed" and statuses(failed)["grace"]["status"] == "synced"
+        assert statuses(failed)["ada"]["status"] == "failed"
+        # Grace's library loaded on the first try; the RetryPolicy's later tries found it unchanged.
+        first_try = failed.get_asset_materialization_events()[0].materialization.metadata["zotero_students"].value
+        assert {r["student"]: r["status"] for r in first_try} == {"ada": "failed", "grace": "synced"}
+        assert statuses(failed)["grace"]["status"] == "unchanged"
         assert not [e for e in instance.all_logs(failed.run_id) if SHARED_KEY in dg.serialize_value(e)]
         # Page 1 loaded, the cursor did not move past what was not loaded; Grace's library is complete.
         first_page = {i["key"] for i in ada.visible(0, True)[:100] if not i["data"].get("deleted")}
@@ -373,26 +384,32 @@ def test_switching_library_and_losing_the_key(new_home, grace_key, monkeypatch):
         assert statuses(switched)["ada"]["library"] == "groups/2002"
         assert set(cursors(warehouse)) == {f"{ADA}:groups/2002", f"{GRACE}:groups/2002"}
 
-        # Without any key nothing is read and nothing is deleted; the asset still materialises.
+        # Without any key nothing is read and nothing is deleted; nobody is configured, so the table
+        # is not materialised (it keeps its last materialisation and goes stale): an observation says why.
         monkeypatch.delenv("STUDENTOPS_ZOTERO_API_KEY_GRACE")
         before = table_dump(warehouse, "select * from raw.zotero_items order by _natural_key")
         server.take_requests()
         keyless = materialize(warehouse, resource(server, api_key=None), instance)
         assert server.take_requests() == []
         assert table_dump(warehouse, "select * from raw.zotero_items order by _natural_key") == before
+        assert not keyless.get_asset_materialization_events()
+        (observation,) = keyless.asset_observations_for_node("raw_zotero_items")
         for student in ("ada", "grace"):
-            assert statuses(keyless)[student]["status"].startswith("not configured: no API key")
-        (event,) = keyless.get_asset_materialization_events()
-        metadata = event.materialization.metadata
-        assert metadata["libraries_not_configured"].value == 2 and metadata["dagster/row_count"].value == 6
+            assert f"{student}: not configured: no API key" in observation.metadata["source_status"].value
+        (check,) = [c for c in keyless.get_asset_check_evaluations() if c.check_name == "source_configured"]
+        assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
 
 
-def test_nobody_configured_still_materialises(new_home):
+def test_nobody_configured_is_observed_not_materialised(new_home):
     home, warehouse = new_home(students=[students()[2], students()[3]])  # hopper: no section, linus: broken
     with FakeZotero() as server:
         result = materialize(warehouse, resource(server), dg.DagsterInstance.ephemeral())
         assert server.take_requests() == []
-    assert {s: v["status"].split(":")[0] for s, v in statuses(result).items()} == {"hopper": "not configured", "linus": "invalid config"}
-    (event,) = result.get_asset_materialization_events()
-    assert event.materialization.metadata["dagster/row_count"].value == 0
+    assert not result.get_asset_materialization_events()
+    (observation,) = result.asset_observations_for_node("raw_zotero_items")
+    statuses_ = {s["student"]: s["status"].split(":")[0] for s in observation.metadata["zotero_students"].value}
+    assert statuses_ == {"hopper": "not configured", "linus": "invalid config"}
+    assert observation.metadata["source_status"].value.startswith("not configured: no student has a Zotero library")
+    # The empty table exists for the models downstream; the broken config is in the quarantine.
+    assert query(warehouse, "select count(*) from raw.zotero_items") == [(0,)]
     assert query(warehouse, "select count(*) from meta.quarantine where source = 'zotero' and student_id = %s", (LINUS,)) == [(2,)]
