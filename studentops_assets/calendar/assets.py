@@ -21,7 +21,7 @@ from studentops_assets.core.health import (
 from studentops_assets.core.network_loaders import network_dlt_assets
 from studentops_assets.core.quarantine import QuarantineBatch
 from studentops_assets.core.raw_loads import QuarantineFlusher, raw_table_stats
-from studentops_assets.core.settings import Student, load_config
+from studentops_assets.core.settings import Student
 
 from . import gcal_source as gcal
 from . import ical_source as ical

@@ -10,7 +10,6 @@ from resources.warehouse import WarehouseResource
 from studentops_assets.core.dlt_support import RawTableTranslator, raw_pipeline
 from studentops_assets.core.quarantine import QuarantineBatch
 from studentops_assets.core.raw_loads import QuarantineFlusher, raw_table_stats
-from studentops_assets.core.settings import load_config
 
 from .source import SOURCE, VaultSpec, vault_source
 

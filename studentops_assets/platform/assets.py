@@ -17,7 +17,6 @@ from studentops_assets.core.health import (
     source_failure,
 )
 from studentops_assets.core.network_loaders import network_dlt_assets
-from studentops_assets.core.settings import load_config
 
 from .availability import empty_replicas, ensure_empty_replicas, platform_configured
 from .deletions import remove_deleted_rows

@@ -14,7 +14,6 @@ from studentops_assets.core.dlt_support import RawTableTranslator, raw_pipeline
 from studentops_assets.core.network_loaders import network_dlt_assets
 from studentops_assets.core.quarantine import QuarantineBatch
 from studentops_assets.core.raw_loads import QuarantineFlusher, raw_table_stats
-from studentops_assets.core.settings import load_config
 
 from .citation_cache import SOURCE as CACHE_SOURCE
 from .citation_cache import (

@@ -18,7 +18,6 @@ from studentops_assets.core.health import (
 from studentops_assets.core.network_loaders import network_dlt_assets
 from studentops_assets.core.quarantine import QuarantineBatch
 from studentops_assets.core.raw_loads import QuarantineFlusher, raw_table_stats
-from studentops_assets.core.settings import load_config
 
 from .config import StudentPlan, plan_students
 from .loaded import known_keys_reader, quarantined_files, retired_rows
