@@ -57,7 +57,7 @@ class Home:
         # Tests never reach the internet: the DOI resolvers point at a local port nothing listens on
         # (the citation cache then records "cannot connect" and carries on).
         nowhere = f"http://127.0.0.1:{CLOSED_PORT}"
-        env.update(
+        env.update(dict(
             STUDENTOPS_HOME=str(self.path),
             STUDENTOPS_PG_PORT=str(self.port),
             STUDENTOPS_OPENALEX_URL=nowhere,
@@ -65,8 +65,7 @@ class Home:
             STUDENTOPS_SCHOLARLY_MAX_ATTEMPTS="1",
             # A network loader that fails is retried by its RetryPolicy after minutes; tests retry at once.
             STUDENTOPS_LOADER_RETRY_DELAY_SECONDS="0",
-            **extra,
-        )
+        ), **extra)
         return env
 
     def cli(self, *args: str, check: bool = True, timeout: float = 600, **extra_env: str) -> subprocess.CompletedProcess:

@@ -148,7 +148,10 @@ def test_rerunning_the_whole_graph_changes_nothing(demo_home):
     before = table_fingerprints(demo_home, schemas=schemas)
     citations_before = demo_home.query(citations)
     result = demo_home.cli("materialize")
-    assert "FAILED" not in result.stdout
+    # The resolvers are down, and the doi_resolution check says so (ERROR: none answered); nothing
+    # else may fail.
+    failed = [line for line in result.stdout.splitlines() if "FAILED" in line]
+    assert failed and all("raw/citation_cache:doi_resolution" in line for line in failed), failed
     after = table_fingerprints(demo_home, schemas=schemas)
     assert {k: v for k, v in after.items() if k != "marts.fact_citations"} == {
         k: v for k, v in before.items() if k != "marts.fact_citations"}

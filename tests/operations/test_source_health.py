@@ -17,6 +17,7 @@ from dagster._core.definitions.freshness_evaluator import CronFreshnessPolicyEva
 from dagster._core.loader import LoadingContextForTest
 from dagster_dlt import DagsterDltResource
 
+from resources.mailer import MailerResource
 from resources.scholarly_apis import ScholarlyApisResource
 from resources.zotero import ZoteroResource
 from sensors.alerts import run_failure_alerts
@@ -149,7 +150,9 @@ def test_a_refused_zotero_library_fails_the_run_and_opens_an_alert(new_home):
         (record,) = instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
         context = dg.build_run_status_sensor_context(
             sensor_name="run_failure_alerts", dagster_instance=instance, dagster_run=run,
-            dagster_event=record.event_log_entry.dagster_event, resources={"warehouse": warehouse})
+            dagster_event=record.event_log_entry.dagster_event,
+            # No RESEND_API_KEY: the alert mail is recorded, not sent.
+            resources={"warehouse": warehouse, "mailer": MailerResource()})
         run_failure_alerts(context.for_run_failure())
     (summary,) = warehouse_rows(warehouse, "select summary from meta.alerts where alert_type = 'run_failure' and status = 'open'")
     assert "Zotero unavailable: grace" in summary[0] and KEY not in summary[0]
