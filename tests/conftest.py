@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,23 @@ class Home:
 
     def stop(self) -> None:
         self.cli("stop", check=False)
+
+
+def start_dev(home: Home, port: int) -> tuple[subprocess.Popen, list[str]]:
+    """`studentops dev` on `home`, read until it prints the UI's URL; returns the process and its lines.
+    The caller stops the process."""
+    proc = subprocess.Popen([str(STUDENTOPS), "dev", "--port", str(port)], env=home.env(), cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "Dagster UI on" in line:
+            break
+    return proc, lines
 
 
 def table_fingerprints(home: Home, schemas=("raw", "staging", "marts")) -> dict[str, tuple[int, str]]:

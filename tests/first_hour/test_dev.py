@@ -4,14 +4,13 @@ on, and SIGTERM or SIGINT stop the webserver, the daemon and all their children 
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 import urllib.request
 
 import psutil
 import pytest
 
-from ..conftest import REPO_ROOT, STUDENTOPS, Home, free_port
+from ..conftest import Home, free_port, start_dev
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +24,8 @@ def dev_home(tmp_path_factory):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_dev_prints_the_url_when_it_answers_and_stops_on_a_signal(dev_home, sig):
     port = free_port()
-    proc = subprocess.Popen([str(STUDENTOPS), "dev", "--port", str(port)], env=dev_home.env(), cwd=REPO_ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
+    proc, lines = start_dev(dev_home, port)
     try:
-        deadline = time.monotonic() + 400
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "Dagster UI on" in line:
-                break
         assert any("Dagster UI on" in line for line in lines), "".join(lines)
         # Printed only once the webserver answers: it answers right away.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as response:

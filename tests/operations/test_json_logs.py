@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -18,7 +17,7 @@ import pytest
 
 from studentops_assets.core.logs import scrub
 
-from ..conftest import REPO_ROOT, STUDENTOPS, free_port
+from ..conftest import free_port, start_dev
 
 ADA = "0b9a4a8e-5c63-4b43-9e55-1c7f0f3b0a01"
 REQUIRED = {"timestamp", "level", "logger", "message", "source"}
@@ -100,18 +99,8 @@ def test_scrub_removes_passwords_secrets_and_emails(monkeypatch):
 def test_dev_writes_the_daemon_and_webserver_logs_as_json_lines(home):
     logs = home.path / "logs"
     port = free_port()
-    proc = subprocess.Popen([str(STUDENTOPS), "dev", "--port", str(port)], env=home.env(), cwd=REPO_ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
+    proc, lines = start_dev(home, port)
     try:
-        deadline = time.monotonic() + 400
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "Dagster UI on" in line:
-                break
         assert any("Dagster UI on" in line for line in lines), "".join(lines)
         # The daemon logs its start (the daemons it runs) once its code location has loaded.
         deadline = time.monotonic() + 120
