@@ -233,21 +233,23 @@ def db_url(bi: bool, as_env: bool, database: str) -> None:
 @click.option("--repeat", default=3, show_default=True, help="Rounds of COPY + first sync; the best of each is compared.")
 @click.option("--vault-students", default=3, show_default=True, help="Demo students with study sources (notes, calendars, references).")
 @click.option("--queries", default=50, show_default=True, help="Search queries for the exact-against-HNSW yardstick.")
+@click.option("--search-chunks", default=100_000, show_default=True,
+              help="Also measure HNSW against exact search on this many chunks (the real ones, copied and jittered); 0: skip.")
 @click.option("--min-ratio", type=float, default=None, help="Exit non-zero if replication reaches less than this share of COPY's throughput.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the results here (they always go to $STUDENTOPS_HOME/bench/results).")
 @click.option("--keep", is_flag=True, help="Leave the benchmark's server running (to look at its data).")
 @friendly_errors
 def bench(students: int, days: int, seed: int, stages: str, repeat: int, vault_students: int, queries: int,
-          min_ratio: float | None, json_path: str | None, keep: bool) -> None:
+          search_chunks: int, min_ratio: float | None, json_path: str | None, keep: bool) -> None:
     """Benchmark the whole graph through Dagster, stage by stage, against its yardsticks, in a home of its own
     under $STUDENTOPS_HOME/bench."""
     import json
 
     from studentops_assets.bench import STAGE_NAMES, print_report, run_bench
 
-    if students < 1 or days < 1 or repeat < 1 or queries < 1 or vault_students < 0:
-        raise StudentOpsError("--students, --days, --repeat and --queries must be at least 1")
+    if students < 1 or days < 1 or repeat < 1 or queries < 1 or vault_students < 0 or search_chunks < 0:
+        raise StudentOpsError("--students, --days, --repeat and --queries must be at least 1, --search-chunks at least 0")
     chosen = STAGE_NAMES if stages.strip() == "all" else tuple(s.strip() for s in stages.split(",") if s.strip())
     if unknown := [s for s in chosen if s not in STAGE_NAMES]:
         raise StudentOpsError(f"unknown stage {unknown[0]!r}: use {', '.join(STAGE_NAMES)} or all")
@@ -255,7 +257,7 @@ def bench(students: int, days: int, seed: int, stages: str, repeat: int, vault_s
         raise StudentOpsError("--min-ratio needs the platform stage")
     root = load_config().home / "bench"
     report, path = run_bench(root, students, days, seed, repeat, keep, click.echo, stages=chosen,
-                             vault_students=vault_students, search_queries=queries)
+                             vault_students=vault_students, search_queries=queries, search_chunks=search_chunks)
     if json_path is not None:
         from pathlib import Path
 

@@ -173,6 +173,7 @@ def _memory_gib() -> float:
 def run_bench(
     root: Path, students: int, days: int, seed: int, repeat: int, keep: bool, echo: Callable[[str], None],
     stages: tuple[str, ...] = STAGE_NAMES, vault_students: int = 3, search_queries: int = 50,
+    search_chunks: int = 0,
 ) -> tuple[dict, Path]:
     home = root / "home"
     port = _free_port()
@@ -189,7 +190,8 @@ def run_bench(
     results.mkdir(parents=True, exist_ok=True)
     path = results / f"bench-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}-{students}.json"
     try:
-        _run(report, home, env, students, days, seed, repeat, keep, echo, stages, vault_students, search_queries, root)
+        _run(report, home, env, students, days, seed, repeat, keep, echo, stages, vault_students, search_queries, root,
+             search_chunks)
     except BaseException as exc:
         # What was measured before the failure is kept, marked as incomplete.
         report["error"] = f"{type(exc).__name__}: {exc}"
@@ -217,6 +219,28 @@ def _materialize(env: dict[str, str], selection: str | None) -> tuple[GraphRun, 
         raise _fail_tail(args, stdout, stderr)
     instance = dg.DagsterInstance.get()
     return read_graph_run(instance, runs_since(instance, since)), seconds, sampler
+
+
+# Models that skip their work on too short a history, and the metadata flag that says whether they did it:
+# a stage whose model was not trained has timed a no-op, and the report must say so.
+_MODEL_WORK_FLAGS = ((("ml", "churn_model"), "trained"), (("ml", "forecast_backtest"), "backtested"))
+
+
+def _skipped_models(since: float) -> dict[str, str]:
+    """asset -> reason, for the models of _MODEL_WORK_FLAGS whose materialisation after `since` (epoch
+    seconds) says the work was skipped."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    out = {}
+    for path, flag in _MODEL_WORK_FLAGS:
+        event = instance.get_latest_materialization_event(dg.AssetKey(list(path)))
+        if event is None or event.timestamp < since:
+            continue
+        metadata = event.asset_materialization.metadata
+        if flag in metadata and metadata[flag].value is False:
+            out["/".join(path)] = str(metadata["reason"].value) if "reason" in metadata else "skipped"
+    return out
 
 
 def _graph_figures(graph: GraphRun, command_seconds: float, sampler: TreeRssSampler) -> dict:
@@ -251,6 +275,7 @@ def _check_replicas(urls, when: str) -> None:
 def _run(
     report: dict, home: Path, env: dict[str, str], students: int, days: int, seed: int, repeat: int, keep: bool,
     echo: Callable[[str], None], stages: tuple[str, ...], vault_students: int, search_queries: int, root: Path,
+    search_chunks: int = 0,
 ) -> None:
     from resources.postgres_server import ready_urls
     from studentops_assets.core.instance import prepare_dagster_home
@@ -282,13 +307,17 @@ def _run(
 
         selection = selection_for(stages)
         echo(f"bench: full build ({selection or 'the whole graph'}) through `studentops materialize`")
+        began = time.time()
         graph, seconds, sampler = _materialize(env, selection)
         report["full"] = _graph_figures(graph, seconds, sampler)
+        if skipped := _skipped_models(began):
+            report["full"]["models_not_trained"] = skipped
+            echo("bench: models that did not train on this history: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
         echo(f"bench: full build {seconds:.1f}s (Dagster runs {graph.dagster_seconds:.1f}s)")
         if "platform" in stages:
             _check_replicas(urls, "after the full build")
 
-        report["yardsticks"] = _yardsticks(urls, env, root, stages, graph, search_queries, echo)
+        report["yardsticks"] = _yardsticks(urls, env, root, stages, graph, search_queries, echo, search_chunks)
 
         report["delta"] = _delta(urls, env, seed, selection, stages, report["full"], echo)
         drop_baseline(urls.warehouse)
@@ -327,10 +356,11 @@ def _replication_rounds(urls, home: Path, env: dict[str, str], repeat: int, echo
     }
 
 
-def _yardsticks(urls, env, root: Path, stages, graph: GraphRun, search_queries: int, echo) -> dict:
+def _yardsticks(urls, env, root: Path, stages, graph: GraphRun, search_queries: int, echo,
+                search_chunks: int = 0) -> dict:
     from resources.postgres_server import connect
 
-    from .yardsticks import embedding_throughput, plain_dbt_build, search_yardstick
+    from .yardsticks import embedding_throughput, plain_dbt_build, search_at_scale, search_yardstick
 
     out: dict = {}
     if "dbt" in stages:
@@ -352,6 +382,9 @@ def _yardsticks(urls, env, root: Path, stages, graph: GraphRun, search_queries: 
         if "search" in stages:
             echo(f"bench: yardstick: exact against HNSW search, {search_queries} queries")
             out["search"] = search_yardstick(conn, search_queries)
+            if search_chunks:
+                echo(f"bench: yardstick: exact against HNSW on {search_chunks:,} scaled chunks")
+                out["search_scaled"] = search_at_scale(conn, search_chunks, search_queries)
     finally:
         conn.close()
     return out

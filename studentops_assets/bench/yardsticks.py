@@ -116,3 +116,60 @@ def embedding_throughput(conn) -> dict:
         "runs": [{"embedded": e, "embed_seconds": round(s, 3), "chunks_per_second": round(r, 2) if r else None}
                  for e, s, r in rows],
     }
+
+
+def search_at_scale(conn, target_chunks: int, n_queries: int) -> dict:
+    """recall@10 and p50/p95 of the HNSW scan against the exact scan on about `target_chunks` vectors.
+
+    The demo's vault gives about 1,400 chunks, far from the 100k the issue's search target is set at,
+    and embedding 100k real chunks with MiniLM on two cores takes about an hour. So the set's real
+    vectors are copied until there are `target_chunks` of them, each copy jittered and renormalised
+    (search/latency.py `scaled_copy`: a cloud of near neighbours around every real chunk, which is
+    harder for an approximate index than well-separated points), into a scratch table with the
+    production HNSW index. The queries are real query embeddings; the same session settings as
+    `search()` (ef_search 40, iterative scan) are used."""
+    import math
+
+    from resources.embedder import embed_with
+    from studentops_assets.search.latency import _queries, drop_scaled_copy, scaled_copy
+    from studentops_assets.search.store import current_set
+
+    s = current_set(conn)
+    if s is None:
+        raise StudentOpsError("no current embedding set to scale: the embeddings stage did not complete")
+    with conn.cursor() as cur:
+        cur.execute("select count(*) from ml.document_chunks")
+        (base,) = cur.fetchone()
+    if not base:
+        raise StudentOpsError("no chunks to scale for the search yardstick")
+    scale = max(1, math.ceil(target_chunks / base))
+    try:
+        chunks, build_seconds = scaled_copy(conn, s, scale)
+        texts, _courses = _queries(conn, n_queries)
+        vectors = embed_with(s.identity, texts)
+        timings: dict[str, list[float]] = {"hnsw": [], "exact": []}
+        recalls = []
+        for vector in vectors:
+            literal = "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
+            found = {}
+            for name, setting in (("hnsw", ("enable_seqscan", "off")), ("exact", ("enable_indexscan", "off"))):
+                with conn.cursor() as cur:
+                    cur.execute("select set_config('hnsw.ef_search', '40', true)")
+                    cur.execute("select set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+                    cur.execute("select set_config(%s, %s, true)", setting)
+                    began = time.perf_counter()
+                    cur.execute("select chunk_id from bench_search.chunks order by embedding <=> %s::vector limit 10",
+                                (literal,))
+                    found[name] = {row[0] for row in cur.fetchall()}
+                    timings[name].append((time.perf_counter() - began) * 1000)
+                conn.commit()
+            recalls.append(len(found["hnsw"] & found["exact"]) / max(1, len(found["exact"])))
+    finally:
+        drop_scaled_copy(conn)
+    out = {"chunks": chunks, "real_chunks": base, "copies": scale, "queries": len(vectors),
+           "hnsw_build_seconds": round(build_seconds, 2),
+           "recall_at_10": round(sum(recalls) / len(recalls), 4) if recalls else None}
+    for name, values in timings.items():
+        out[f"{name}_p50_ms"] = _pct(values, 0.5)
+        out[f"{name}_p95_ms"] = _pct(values, 0.95)
+    return out

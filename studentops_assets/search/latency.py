@@ -64,9 +64,12 @@ def measure_current(conn, n_queries: int) -> list[str]:
     return lines
 
 
-def measure_scaled(conn, scale: int, n_queries: int) -> list[str]:
-    s: EmbeddingSet = current_set(conn)
-    rng = np.random.default_rng(7)
+def scaled_copy(conn, s: EmbeddingSet, scale: int, seed: int = 7) -> tuple[int, float]:
+    """Copy the set's chunk vectors `scale` times, each copy jittered and renormalised, into the scratch
+    table bench_search.chunks with the production HNSW index; (chunks, index build seconds)."""
+    import io
+
+    rng = np.random.default_rng(seed)
     with conn.cursor() as cur:
         cur.execute("select chunk_id, course_code, content, embedding::text from ml.document_chunks")
         rows = cur.fetchall()
@@ -84,8 +87,6 @@ def measure_scaled(conn, scale: int, n_queries: int) -> list[str]:
                 "\t".join([f"{r[0]}-{copy}", r[1] or "\\N", r[2].replace("\\", "\\\\").replace("\t", " ").replace("\n", " "),
                            "[" + ",".join(f"{x:.6g}" for x in vec) + "]"])
                 for r, vec in zip(rows, jitter))
-            import io
-
             cur.copy_expert("copy bench_search.chunks (chunk_id, course_code, content, embedding) from stdin",
                             io.StringIO(buffer))
         conn.commit()
@@ -101,6 +102,18 @@ def measure_scaled(conn, scale: int, n_queries: int) -> list[str]:
         build = time.perf_counter() - began
         cur.execute("analyze bench_search.chunks")
         conn.commit()
+    return count, build
+
+
+def drop_scaled_copy(conn) -> None:
+    with conn.cursor() as cur:
+        cur.execute("drop schema if exists bench_search cascade")
+    conn.commit()
+
+
+def measure_scaled(conn, scale: int, n_queries: int) -> list[str]:
+    s: EmbeddingSet = current_set(conn)
+    count, build = scaled_copy(conn, s, scale)
     texts, courses = _queries(conn, n_queries)
     vectors = embed_with(s.identity, texts)
     lines = [f"x{scale}: {count:,} chunks, HNSW build {build:.1f} s"]
@@ -128,9 +141,7 @@ def measure_scaled(conn, scale: int, n_queries: int) -> list[str]:
         conn.commit()
         times.append(time.perf_counter() - began)
     lines.append(_summary("  SQL full-text (the hybrid half)", times))
-    with conn.cursor() as cur:
-        cur.execute("drop schema bench_search cascade")
-    conn.commit()
+    drop_scaled_copy(conn)
     return lines
 
 
