@@ -44,6 +44,11 @@ _TASK_TITLES = (
     "Re-watch {code} recording, week {n}",
 )
 _CLIENTS = ("web", "web", "web", "ios", "android")
+_DURATIONS = (30, 45, 60, 60, 90, 120)
+# rng.choices(_PRIORITIES, (0.7, 0.22, 0.08)) draws bisect(cumulative weights, random() * total).
+_PRIORITIES = ("normal", "high", "urgent")
+_PRIORITY_CUM = list(accumulate((0.7, 0.22, 0.08)))
+_PRIORITY_TOTAL = _PRIORITY_CUM[-1] + 0.0
 
 
 @dataclass
@@ -242,23 +247,33 @@ def _simulate_student(p: Plan, s: Student, mix: list[float], out: Activity) -> N
 def _tasks(p: Plan, s: Student, out: Activity) -> None:
     """A few planner tasks a week; a disengaging student plans less and finishes almost nothing."""
     rng = stream(p.seed, "tasks", s.index)
+    # The same draws as randrange/randint/choice/choices (see _simulate_student), in the same order.
+    random, randbelow = rng.random, rng._randbelow
     ids = p.catalog.ids
     horizon = p.horizon
-    days = p.days
+    days, hour_starts = p.days, p.hour_starts
+    last_day = len(days) - 1
+    courses = s.courses
     n_task = 0
     for week_start in range(0, len(days), 7):
         engagement = s.engagement(week_start)
         for _ in range(poisson(rng, TASKS_PER_WEEK * max(0.35, engagement))):
-            d = min(week_start + rng.randrange(7), len(days) - 1)
-            course = rng.choice(s.courses)
-            title = rng.choice(_TASK_TITLES).format(code=course.spec.code, n=rng.randint(1, 12),
-                                                    term=rng.choice(course.spec.terms))
-            hour = rng.randint(8, 21)
-            duration = rng.choice((30, 45, 60, 60, 90, 120))
-            priority = rng.choices(("normal", "high", "urgent"), (0.7, 0.22, 0.08))[0]
-            done = rng.random() < TASK_COMPLETION * s.engagement(d)
-            created = local_to_utc(days[max(0, d - rng.randint(0, 6))], rng.randint(7, 22), rng.randrange(60))
-            finished = local_to_utc(days[d], hour) + dt.timedelta(minutes=duration)
+            d = min(week_start + randbelow(7), last_day)
+            course = courses[randbelow(len(courses))]
+            frame = _TASK_TITLES[randbelow(len(_TASK_TITLES))]
+            n = 1 + randbelow(12)
+            terms = course.spec.terms
+            title = frame.format(code=course.spec.code, n=n, term=terms[randbelow(len(terms))])
+            hour = 8 + randbelow(14)
+            duration = _DURATIONS[randbelow(len(_DURATIONS))]
+            priority = _PRIORITIES[bisect_right(_PRIORITY_CUM, random() * _PRIORITY_TOTAL, 0, 2)]
+            done = random() < TASK_COMPLETION * s.engagement(d)
+            # local_to_utc(day, h, m) is the UTC start of local hour h plus m minutes: the clocks
+            # change only at whole hours, at night.
+            created_day = max(0, d - randbelow(7))
+            created_hour = 7 + randbelow(16)
+            created = hour_starts[created_day][created_hour] + dt.timedelta(minutes=randbelow(60))
+            finished = hour_starts[d][hour] + dt.timedelta(minutes=duration)
             created = min(created, horizon)
             updated = min(max(finished, created), horizon) if done else created
             n_task += 1
