@@ -13,7 +13,7 @@ an hour-of-day profile (with a Sunday-evening peak), so both weekly and daily se
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from itertools import accumulate
 
@@ -53,7 +53,8 @@ _PRIORITY_TOTAL = _PRIORITY_CUM[-1] + 0.0
 
 @dataclass
 class Activity:
-    """Rows of the activity tables, ready for CSV: booleans as 't'/'f', no empty strings."""
+    """Rows of the activity tables, ready for CSV: booleans as 't'/'f', timestamps and dates as text,
+    no empty strings."""
 
     sessions: list[tuple] = field(default_factory=list)
     ledger: list[tuple] = field(default_factory=list)
@@ -63,9 +64,41 @@ class Activity:
     recent_files: list[tuple] = field(default_factory=list)
     audit: list[tuple] = field(default_factory=list)
     truth: list[tuple] = field(default_factory=list)
+    points: dict[str, int] = field(default_factory=dict)  # user id -> points earned
+    last_change: dict[str, dt.datetime] = field(default_factory=dict)  # user id -> last points transaction
 
 
 _BOOL = {True: "t", False: "f"}
+
+# The hot loops keep time as whole seconds since the Unix epoch (UTC): an int add instead of a
+# timedelta and a datetime per event, and text made from two cached pieces instead of str(datetime),
+# which was a third of the CSV time. Every timestamp of the demo is whole seconds (`epoch` checks).
+_UNIX = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_SECOND = dt.timedelta(seconds=1)
+_CLOCK: list[str] = []
+_DAY_TEXT: dict[int, str] = {}
+
+
+def epoch(at: dt.datetime) -> int:
+    seconds, rest = divmod(at - _UNIX, _SECOND)
+    if rest:
+        raise ValueError(f"{at} is not a whole second")
+    return seconds
+
+
+def from_epoch(seconds: int) -> dt.datetime:
+    return _UNIX + dt.timedelta(seconds=seconds)
+
+
+def timestamp_text(seconds: int) -> str:
+    """str(datetime) of the UTC instant: '2026-05-01 08:00:00+00:00'."""
+    if not _CLOCK:
+        _CLOCK.extend(f"{h:02d}:{m:02d}:{s:02d}+00:00" for h in range(24) for m in range(60) for s in range(60))
+    day, second = divmod(seconds, 86400)
+    prefix = _DAY_TEXT.get(day)
+    if prefix is None:
+        prefix = _DAY_TEXT[day] = f"{(_UNIX + dt.timedelta(days=day)).date().isoformat()} "
+    return prefix + _CLOCK[second]
 
 
 @dataclass
@@ -79,11 +112,12 @@ class Plan:
     factors: dict[int, list[float]]
     weekday_w: list[float]
     hour_cum: dict[int, list[float]]
-    hour_starts: list[list[dt.datetime]]  # UTC start of local hour h of day d
-    just_before_day: list[dt.datetime]  # a microsecond before local midnight of day d
-    horizon: dt.datetime
+    day_text: list[str]  # ISO date of day d
+    hour_starts: list[list[int]]  # UTC start of local hour h of day d, epoch seconds
+    day_starts: list[int]  # local midnight starting day d, epoch seconds
+    horizon: int  # the last second of the window, epoch seconds
     scale: float
-    created: dict[str, list[dt.datetime]]
+    created: dict[str, list[int]]  # course id -> its materials' creation, epoch seconds, ascending
     appeal_cum: dict[str, list[float]]
 
 
@@ -124,12 +158,13 @@ def plan(seed: int, catalog: Catalog) -> Plan:
     return Plan(
         seed=seed, catalog=catalog, days=days, factors=factors, weekday_w=weekday_w,
         hour_cum={wd: list(accumulate(hour_weights(wd))) for wd in range(7)},
-        hour_starts=[[local_to_utc(day, h) for h in range(24)] for day in days],
-        just_before_day=[local_to_utc(day, 0) - dt.timedelta(microseconds=1) for day in days],
-        horizon=window.generated_at - dt.timedelta(seconds=1),
+        day_text=[day.isoformat() for day in days],
+        hour_starts=[[epoch(local_to_utc(day, h)) for h in range(24)] for day in days],
+        day_starts=[epoch(local_to_utc(day, 0)) for day in days],
+        horizon=epoch(window.generated_at) - 1,
         scale=scale,
         # Material availability per course: created strictly before the day starts.
-        created={c.id: [m.created_at for m in c.materials] for c in catalog.courses},
+        created={c.id: [epoch(m.created_at) for m in c.materials] for c in catalog.courses},
         appeal_cum={c.id: list(accumulate(m.appeal for m in c.materials)) for c in catalog.courses},
     )
 
@@ -163,12 +198,14 @@ def _simulate_student(p: Plan, s: Student, mix: list[float], out: Activity) -> N
     factors, weekday_w, hour_cum, horizon = p.factors, p.weekday_w, p.hour_cum, p.horizon
     created, appeal_cum = p.created, p.appeal_cum
     sessions, ledger, notes, audit = out.sessions, out.ledger, out.notes, out.audit
+    ts = timestamp_text
     rate = s.base_rate * p.scale
     ip_prefix = f"10.{s.index // 250}.{s.index % 250}."
     done: dict[str, set[str]] = {c.id: set() for c in s.courses}
     completed_course: set[str] = set()
-    last_in_course: dict[str, dt.datetime] = {}
-    last_open: dict[str, dt.datetime] = {}
+    last_in_course: dict[str, int] = {}
+    last_open: dict[str, int] = {}
+    earned, last_earned = 0, None
     n_session = 0
     for d, day in enumerate(p.days):
         engagement = s.engagement(d)
@@ -183,19 +220,19 @@ def _simulate_student(p: Plan, s: Student, mix: list[float], out: Activity) -> N
         for _ in range(n):
             hour = bisect_right(cum, random() * cum[-1])
             minutes = randbelow(60)
-            at = hour_starts[min(hour, 23)] + dt.timedelta(seconds=60 * minutes + randbelow(60))
+            at = hour_starts[min(hour, 23)] + 60 * minutes + randbelow(60)
             course = s.courses[bisect_right(course_weights, random() * course_weights[-1])]
             starts.append((at, course.index, course))
         starts.sort(key=lambda item: (item[0], item[1]))
-        login_at = starts[0][0] - dt.timedelta(seconds=5 + randbelow(596))
+        login_at = starts[0][0] - (5 + randbelow(596))
         client = _CLIENTS[randbelow(len(_CLIENTS))]
         ip = ip_prefix + str(2 + randbelow(253))
         # json.dumps({"client": ..., "ip": ...}, sort_keys=True), spelled out: both values are plain ASCII.
-        audit.append((ids.name(f"audit:login:{s.id}:{day.isoformat()}"), s.id, "user.login", "user", s.id,
-                      f'{{"client": "{client}", "ip": "{ip}"}}', login_at))
-        before_day = p.just_before_day[d]
+        audit.append((ids.name(f"audit:login:{s.id}:{p.day_text[d]}"), s.id, "user.login", "user", s.id,
+                      f'{{"client": "{client}", "ip": "{ip}"}}', ts(login_at)))
+        day_start = p.day_starts[d]
         for at, _, course in starts:
-            k = bisect_right(created[course.id], before_day)
+            k = bisect_left(created[course.id], day_start)  # created strictly before the day
             if k == 0:
                 continue
             cum_appeal = appeal_cum[course.id]
@@ -208,26 +245,30 @@ def _simulate_student(p: Plan, s: Student, mix: list[float], out: Activity) -> N
             complete = score >= 1 or active >= required
             n_session += 1
             sid = ids.name(f"session:{s.index}:{n_session}")
-            sessions.append((sid, s.id, material.id, course.id, at, active, required, f"{score:.3f}",
+            sessions.append((sid, s.id, material.id, course.id, ts(at), active, required, f"{score:.3f}",
                              _BOOL[complete]))
             last_in_course[course.id] = at
             last_open[material.id] = at
-            ended = min(at + dt.timedelta(seconds=active), horizon)
+            ended = min(at + active, horizon)
             if complete:
+                ended_text = ts(ended)
                 ledger.append((ids.name(f"points:file:{sid}"), s.id, FILE_COMPLETED_POINTS, "file_completed",
-                               f"Completed {material.title}", None, f"file_completed:{sid}", ended))
+                               f"Completed {material.title}", None, f"file_completed:{sid}", ended_text))
+                earned += FILE_COMPLETED_POINTS
+                last_earned = ended if last_earned is None else max(last_earned, ended)
                 done[course.id].add(material.id)
                 if course.id not in completed_course and len(done[course.id]) >= k:
                     completed_course.add(course.id)
                     ledger.append((ids("points", "course", s.id, course.id), s.id, COURSE_COMPLETE_POINTS,
                                    "course_complete", f"Completed every file of {course.spec.code}", None,
-                                   f"course_complete:{s.id}:{course.id}", ended))
+                                   f"course_complete:{s.id}:{course.id}", ended_text))
+                    earned += COURSE_COMPLETE_POINTS
             if random() < NOTE_PROBABILITY:
-                noted = min(at + dt.timedelta(seconds=active // 2), horizon)
-                edited = noted + dt.timedelta(hours=1 + randbelow(72)) if random() < 0.2 else noted
+                noted = min(at + active // 2, horizon)
+                edited = noted + 3600 * (1 + randbelow(72)) if random() < 0.2 else noted
                 notes.append((ids.name(f"note:{sid}"), s.id, course.id,
                               material.id if random() < 0.7 else None,
-                              vocab.sentence(rng, course.spec, material.focus), noted, min(edited, horizon)))
+                              vocab.sentence(rng, course.spec, material.focus), ts(noted), ts(min(edited, horizon))))
 
     for c in s.courses:
         if c.id not in last_in_course:
@@ -238,10 +279,13 @@ def _simulate_student(p: Plan, s: Student, mix: list[float], out: Activity) -> N
             status = "engaged"
         else:
             status = "exploring"
-        out.course_activities.append((s.id, c.id, status, len(done[c.id]), None,
-                                      last_in_course.get(c.id, s.created_at)))
+        updated = ts(last_in_course[c.id]) if c.id in last_in_course else str(s.created_at)
+        out.course_activities.append((s.id, c.id, status, len(done[c.id]), None, updated))
     recent = sorted(last_open.items(), key=lambda item: (item[1], item[0]), reverse=True)[:RECENT_FILES_KEPT]
-    out.recent_files.extend((s.id, file_id, at) for file_id, at in recent)
+    out.recent_files.extend((s.id, file_id, ts(at)) for file_id, at in recent)
+    if last_earned is not None:
+        out.points[s.id] = earned
+        out.last_change[s.id] = from_epoch(last_earned)
 
 
 def _tasks(p: Plan, s: Student, out: Activity) -> None:
@@ -251,7 +295,7 @@ def _tasks(p: Plan, s: Student, out: Activity) -> None:
     random, randbelow = rng.random, rng._randbelow
     ids = p.catalog.ids
     horizon = p.horizon
-    days, hour_starts = p.days, p.hour_starts
+    days, day_text, hour_starts = p.days, p.day_text, p.hour_starts
     last_day = len(days) - 1
     courses = s.courses
     n_task = 0
@@ -272,13 +316,13 @@ def _tasks(p: Plan, s: Student, out: Activity) -> None:
             # change only at whole hours, at night.
             created_day = max(0, d - randbelow(7))
             created_hour = 7 + randbelow(16)
-            created = hour_starts[created_day][created_hour] + dt.timedelta(minutes=randbelow(60))
-            finished = hour_starts[d][hour] + dt.timedelta(minutes=duration)
+            created = hour_starts[created_day][created_hour] + 60 * randbelow(60)
+            finished = hour_starts[d][hour] + 60 * duration
             created = min(created, horizon)
             updated = min(max(finished, created), horizon) if done else created
             n_task += 1
-            out.tasks.append((ids.name(f"task:{s.index}:{n_task}"), s.id, title, days[d], hour, duration, priority,
-                              _BOOL[done], created, updated))
+            out.tasks.append((ids.name(f"task:{s.index}:{n_task}"), s.id, title, day_text[d], hour, duration,
+                              priority, _BOOL[done], timestamp_text(created), timestamp_text(updated)))
 
 
 def points_by_user(ledger: list[tuple]) -> tuple[dict[str, int], dict[str, dt.datetime]]:

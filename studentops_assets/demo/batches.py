@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from .activity import Plan, points_by_user, simulate_students
+from .activity import Plan, simulate_students
 from .platform_db import csv_text
 
 # Platform table -> attribute of activity.Activity.
@@ -50,10 +50,9 @@ def default_workers() -> int:
 
 def _batch(plan: Plan, lo: int, hi: int) -> Batch:
     activity = simulate_students(plan, plan.catalog.students[lo:hi])
-    points, last_change = points_by_user(activity.ledger)
     return Batch({table: (csv_text(rows), len(rows))
                   for table, rows in ((table, getattr(activity, attr)) for table, attr in TABLES)},
-                 points, last_change)
+                 activity.points, activity.last_change)
 
 
 # The plan of the running generation, set before the pool forks: the workers inherit it (with the
