@@ -8,6 +8,7 @@ entity keeps the same id across runs and even across different `--students` coun
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import uuid
@@ -22,9 +23,21 @@ def stream(seed: int, *label: object) -> random.Random:
 class Ids:
     def __init__(self, seed: int) -> None:
         self.namespace = uuid.uuid5(uuid.NAMESPACE_URL, f"https://studentops.example/demo/seed/{seed}")
+        self._hash = hashlib.sha1(self.namespace.bytes)
 
     def __call__(self, kind: str, *key: object) -> str:
-        return str(uuid.uuid5(self.namespace, ":".join([kind, *map(str, key)])))
+        return self.name(":".join([kind, *map(str, key)]))
+
+    def name(self, name: str) -> str:
+        """str(uuid.uuid5(namespace, name)), computed the same way (SHA-1 of namespace + name, version 5,
+        RFC 4122 variant) without building a UUID object: the generator makes one id per row, and
+        uuid.uuid5 was a fifth of its time."""
+        h = self._hash.copy()
+        h.update(name.encode())
+        n = int.from_bytes(h.digest()[:16], "big")
+        n = (n & ~(0xF000 << 64) | 5 << 76) & ~(0xC000 << 48) | 0x8000 << 48
+        x = "%032x" % n
+        return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def poisson(rng: random.Random, lam: float) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 TIMEZONE = "Europe/Amsterdam"
@@ -56,12 +55,6 @@ class Window:
 
 def local_to_utc(day: dt.date, hour: int, minute: int = 0, second: int = 0) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=LOCAL).astimezone(UTC)
-
-
-@lru_cache(maxsize=None)
-def utc_hour_start(day: dt.date, hour: int) -> dt.datetime:
-    # Cached per (day, hour): the activity generator converts ~100k local times.
-    return local_to_utc(day, hour)
 
 
 @dataclass(frozen=True)
