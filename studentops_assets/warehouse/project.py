@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import shutil
 import sys
-from functools import cache
+from functools import cache, cached_property
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
 from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
+from packaging import version
 
 from studentops_assets.core.instance import REPO_ROOT
 
@@ -26,6 +28,19 @@ def dbt_executable() -> str:
     it ran."""
     beside = Path(sys.executable).with_name("dbt")
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+class WarehouseDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource, minus one dbt start per step: to tell dbt Core from dbt Fusion it runs
+    `dbt --version` in a subprocess (a whole dbt start-up, seconds on a loaded machine) before every
+    invocation. The dbt beside this interpreter is the dbt-core installed here, whose version the
+    package metadata gives at once; any other executable is asked as dagster-dbt asks it."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            return version.parse(installed_version("dbt-core"))
+        return super()._cli_version
 
 
 class _VenvDbtPreparer(DagsterDbtProjectPreparer):
