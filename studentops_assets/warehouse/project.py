@@ -42,6 +42,12 @@ class WarehouseDbtCliResource(DbtCliResource):
             return version.parse(installed_version("dbt-core"))
         return super()._cli_version
 
+    def _initialize_dbt_core_adapter(self, args):
+        # dagster-dbt loads the profile and project and registers a dbt adapter in the step process
+        # before every invocation (seconds), only for `fetch_row_counts()` / `fetch_column_metadata()`.
+        # The warehouse steps read that metadata on their own connection (metadata.py), so no adapter.
+        return None
+
 
 class _VenvDbtPreparer(DagsterDbtProjectPreparer):
     """dagster-dbt's preparer (deps, parse, its concurrent-update guard, the seeds' partial-parse fix),
