@@ -71,10 +71,17 @@ def _column_descriptions(context: dg.AssetExecutionContext) -> dict[str, dict[st
 
 def _events_with_metadata(context, invocation, cur, described: dict[str, dict[str, str]]):
     """dagster-dbt's events of the invocation, each model's output with its row count and column
-    schema attached as the model finishes (the adapter response is on dbt's NodeFinished event)."""
+    schema attached. dbt logs a model's result line (dagster-dbt makes the output from it) just before
+    its NodeFinished event, which carries the adapter response: the output waits for that event."""
     nodes = invocation.manifest["nodes"]
+    waiting: dict[str, dg.Output] = {}
+
+    def attach(unique_id: str, response) -> dg.Output:
+        event = waiting.pop(unique_id)
+        extra = model_metadata(cur, nodes[unique_id], response)
+        return _with_descriptions(event.with_metadata({**event.metadata, **extra}), described)
+
     for raw in invocation.stream_raw_events():
-        finished = node_finished(raw.raw_event)
         for event in raw.to_default_asset_events(
             manifest=invocation.manifest,
             dagster_dbt_translator=invocation.dagster_dbt_translator,
@@ -82,10 +89,22 @@ def _events_with_metadata(context, invocation, cur, described: dict[str, dict[st
             target_path=invocation.target_path,
             project=invocation.project,
         ):
-            if finished and isinstance(event, dg.Output) and finished[0] in nodes:
-                extra = model_metadata(cur, nodes[finished[0]], finished[1])
-                event = _with_descriptions(event.with_metadata({**event.metadata, **extra}), described)
-            yield event
+            unique_id = _unique_id(event)
+            if isinstance(event, dg.Output) and unique_id in nodes:
+                waiting[unique_id] = event
+            else:
+                yield event
+        finished = node_finished(raw.raw_event)
+        if finished and finished[0] in waiting:
+            yield attach(*finished)
+    # A result without its NodeFinished (not seen from dbt, but never drop an output): counted.
+    for unique_id in list(waiting):
+        yield attach(unique_id, {})
+
+
+def _unique_id(event) -> str | None:
+    value = (getattr(event, "metadata", None) or {}).get("unique_id")
+    return getattr(value, "text", value)
 
 
 def _with_descriptions(event, described: dict[str, dict[str, str]]):

@@ -54,12 +54,12 @@ class _VenvDbtPreparer(DagsterDbtProjectPreparer):
     with dbt run from `dbt_executable()`: dagster-dbt's own preparation looks `dbt` up on PATH."""
 
     def _prepare_packages(self, project: DbtProject) -> None:
-        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+        WarehouseDbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
             ["deps", "--quiet"], target_path=project.target_path
         ).wait()
 
     def _prepare_manifest(self, project: DbtProject) -> None:
-        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+        WarehouseDbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
             ["parse", "--quiet"], target_path=project.target_path
         ).wait()
         self._invalidate_seeds_in_partial_parse(project)
