@@ -19,7 +19,6 @@ import os
 import warnings
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from resources.embedder import Embedder
 from resources.google_calendar import google_calendar_resource
@@ -46,7 +45,7 @@ from .quality.definitions import defs as quality_defs
 from .references.definitions import defs as references_defs
 from .search.definitions import defs as search_defs
 from .warehouse.definitions import warehouse_definitions
-from .warehouse.project import dbt_executable, warehouse_dbt_project
+from .warehouse.project import WarehouseDbtCliResource, dbt_executable, warehouse_dbt_project
 from .zotero.definitions import defs as zotero_defs
 
 # Two cores: at most two steps of one run at a time. Steps fork from a server that has built the
@@ -78,7 +77,7 @@ def _resources() -> dict[str, object]:
         "llm": llm_from_env(),
         "mailer": mailer_from_env(),
         "embedder": Embedder(),
-        "dbt": DbtCliResource(project_dir=warehouse_dbt_project(), dbt_executable=dbt_executable()),
+        "dbt": WarehouseDbtCliResource(project_dir=warehouse_dbt_project(), dbt_executable=dbt_executable()),
     }
 
 

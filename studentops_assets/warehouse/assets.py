@@ -12,6 +12,7 @@ from resources.warehouse import WarehouseResource
 from studentops_assets.quality.suites import GOLD_SUITES
 
 from .layers import selections
+from .metadata import model_metadata, node_finished
 from .project import warehouse_dbt_project
 from .translator import WarehouseDbtTranslator
 
@@ -36,12 +37,14 @@ def _layer_assets(project: DbtProject, index: int, select: str) -> dg.AssetsDefi
         # runs a subset.
         os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
         described = _column_descriptions(context)
-        events = dbt.cli(["build"], context=context).stream().fetch_row_counts()
-        # Column types as built (information_schema), merged with the descriptions of the dbt yml
-        # files, so each model's page shows both. No column lineage: parsing every model's SQL costs
-        # more than the build on this machine.
-        for event in events.fetch_column_metadata(with_column_lineage=False):
-            yield _with_descriptions(event, described)
+        invocation = dbt.cli(["build"], context=context)
+        # Row counts and column schemas from one connection, mostly without a query per model
+        # (metadata.py) instead of dagster-dbt's fetch_row_counts()/fetch_column_metadata(). No
+        # column lineage: parsing every model's SQL costs more than the build on this machine.
+        with warehouse.connection() as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                yield from _events_with_metadata(context, invocation, cur, described)
 
     return _models
 
@@ -64,6 +67,44 @@ def _column_descriptions(context: dg.AssetExecutionContext) -> dict[str, dict[st
         if isinstance(schema, dg.TableSchema):
             out[output_name] = {c.name: c.description for c in schema.columns if c.description}
     return out
+
+
+def _events_with_metadata(context, invocation, cur, described: dict[str, dict[str, str]]):
+    """dagster-dbt's events of the invocation, each model's output with its row count and column
+    schema attached. dbt logs a model's result line (dagster-dbt makes the output from it) just before
+    its NodeFinished event, which carries the adapter response: the output waits for that event."""
+    nodes = invocation.manifest["nodes"]
+    waiting: dict[str, dg.Output] = {}
+
+    def attach(unique_id: str, response) -> dg.Output:
+        event = waiting.pop(unique_id)
+        extra = model_metadata(cur, nodes[unique_id], response)
+        return _with_descriptions(event.with_metadata({**event.metadata, **extra}), described)
+
+    for raw in invocation.stream_raw_events():
+        for event in raw.to_default_asset_events(
+            manifest=invocation.manifest,
+            dagster_dbt_translator=invocation.dagster_dbt_translator,
+            context=context,
+            target_path=invocation.target_path,
+            project=invocation.project,
+        ):
+            unique_id = _unique_id(event)
+            if isinstance(event, dg.Output) and unique_id in nodes:
+                waiting[unique_id] = event
+            else:
+                yield event
+        finished = node_finished(raw.raw_event)
+        if finished and finished[0] in waiting:
+            yield attach(*finished)
+    # A result without its NodeFinished (not seen from dbt, but never drop an output): counted.
+    for unique_id in list(waiting):
+        yield attach(unique_id, {})
+
+
+def _unique_id(event) -> str | None:
+    value = (getattr(event, "metadata", None) or {}).get("unique_id")
+    return getattr(value, "text", value)
 
 
 def _with_descriptions(event, described: dict[str, dict[str, str]]):

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import shutil
 import sys
-from functools import cache
+from functools import cache, cached_property
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
 from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
+from packaging import version
 
 from studentops_assets.core.instance import REPO_ROOT
 
@@ -28,17 +30,36 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
+class WarehouseDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource, minus one dbt start per step: to tell dbt Core from dbt Fusion it runs
+    `dbt --version` in a subprocess (a whole dbt start-up, seconds on a loaded machine) before every
+    invocation. The dbt beside this interpreter is the dbt-core installed here, whose version the
+    package metadata gives at once; any other executable is asked as dagster-dbt asks it."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            return version.parse(installed_version("dbt-core"))
+        return super()._cli_version
+
+    def _initialize_dbt_core_adapter(self, args):
+        # dagster-dbt loads the profile and project and registers a dbt adapter in the step process
+        # before every invocation (seconds), only for `fetch_row_counts()` / `fetch_column_metadata()`.
+        # The warehouse steps read that metadata on their own connection (metadata.py), so no adapter.
+        return None
+
+
 class _VenvDbtPreparer(DagsterDbtProjectPreparer):
     """dagster-dbt's preparer (deps, parse, its concurrent-update guard, the seeds' partial-parse fix),
     with dbt run from `dbt_executable()`: dagster-dbt's own preparation looks `dbt` up on PATH."""
 
     def _prepare_packages(self, project: DbtProject) -> None:
-        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+        WarehouseDbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
             ["deps", "--quiet"], target_path=project.target_path
         ).wait()
 
     def _prepare_manifest(self, project: DbtProject) -> None:
-        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+        WarehouseDbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
             ["parse", "--quiet"], target_path=project.target_path
         ).wait()
         self._invalidate_seeds_in_partial_parse(project)
