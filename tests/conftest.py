@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
@@ -48,10 +48,19 @@ def free_port() -> int:
 CLOSED_PORT = free_port()
 
 
+# The sentence-transformers embedder is the longest step of a whole-graph run (minutes on the shared
+# CI machine, mostly the model's load and CPU inference). Homes whose tests do not look at the
+# embeddings take the hashing embedder (Home(..., env_defaults=HASHING_EMBEDDER)); the search tests
+# and the shared demo keep the model.
+HASHING_EMBEDDER = {"STUDENTOPS_EMBEDDER": "hashing"}
+
+
 @dataclass
 class Home:
     path: Path
     port: int
+    # Variables every command on this home gets (a test's own extra_env still wins).
+    env_defaults: dict[str, str] = field(default_factory=dict)
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("STUDENTOPS_", "DAGSTER_"))}
@@ -66,7 +75,7 @@ class Home:
             STUDENTOPS_SCHOLARLY_MAX_ATTEMPTS="1",
             # A network loader that fails is retried by its RetryPolicy after minutes; tests retry at once.
             STUDENTOPS_LOADER_RETRY_DELAY_SECONDS="0",
-        ), **extra)
+        ), **{**self.env_defaults, **extra})
         return env
 
     def cli(self, *args: str, check: bool = True, timeout: float = 600, **extra_env: str) -> subprocess.CompletedProcess:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO_ROOT, Home, free_port, table_fingerprints
+from .conftest import HASHING_EMBEDDER, REPO_ROOT, Home, free_port, table_fingerprints
 
 DEMO_ARGS = ("demo", "--students", "30", "--days", "45", "--seed", "5", "--vault-students", "2",
              "--end-date", "2026-11-15")
@@ -38,7 +38,9 @@ def platform_digest(home: Home) -> dict[str, tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory) -> Home:
-    home = Home(tmp_path_factory.mktemp("demo-home"), free_port())
+    # The embeddings are not what this module checks (tests/search reads the shared demo's model-built
+    # set): the hashing embedder keeps the whole graph without the model's minutes, in both full runs.
+    home = Home(tmp_path_factory.mktemp("demo-home"), free_port(), env_defaults=HASHING_EMBEDDER)
     home.cli(*DEMO_ARGS)
     result = home.cli("materialize")
     assert "assets materialised" in result.stdout
