@@ -231,3 +231,41 @@ def pytest_sessionfinish(session, exitstatus):
     root = base / "shared-demo"
     if (root / "port").exists():
         Home(root / "home", int((root / "port").read_text())).stop()
+
+
+# The modules that take longest, longest first (seconds measured on the shared two-core CI machine).
+# With `--dist loadfile` each module is one unit of work and xdist hands units out in collection order
+# (pyproject turns off its default reorder, which puts the modules with the MOST tests first and left
+# the slowest, one-test modules for the end, where one worker ran them alone). Longest first lets the
+# short modules fill in behind them. test_bi_role is the first user of shared_demo: it comes second
+# so that one worker builds the shared demo while the other runs the longest module, and no worker
+# waits on that build's lock later.
+SLOWEST_MODULES = (
+    "tests/operations/test_kill_worker.py",      # ~490: three runs of the gold path, one killed
+    "tests/first_hour/test_bi_role.py",          # builds shared_demo (the whole graph, the model embedder)
+    "tests/operations/test_warehouse_runs.py",   # ~430
+    "tests/test_bench.py",                       # ~320: `studentops bench`, the whole graph twice
+    "tests/search/test_embedding_sets.py",       # ~330
+    "tests/operations/test_secrets_scan.py",     # ~230
+    "tests/test_platform_replication.py",        # ~300
+    "tests/test_demo_warehouse.py",
+    "tests/ml/test_churn_versions.py",
+    "tests/operations/test_source_health.py",
+    "tests/test_incremental_models.py",
+    "tests/test_notes_slice.py",
+    "tests/test_assessment_history.py",
+    "tests/ai/test_summariser_runs.py",
+    "tests/notify/test_outbox.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # A stable sort: the tests of a module keep their order, the other modules theirs. Every xdist
+    # worker collects the same order (the controller checks), so this is safe under xdist.
+    rank = {path: i for i, path in enumerate(SLOWEST_MODULES)}
+
+    def module_rank(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return rank.get(path, len(SLOWEST_MODULES))
+
+    items.sort(key=module_rank)
