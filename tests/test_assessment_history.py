@@ -17,9 +17,10 @@ STUDENT = "7c1e2d44-0b8f-4d1e-9a51-2f0e6b1c3d55"
 ASSESSMENT_PATH = (
     "key:raw/notes or key:staging/stg_notes or key:snapshots/assessments_snapshot or key:marts/dim_assessments"
 )
-# The first run also builds dim_courses (and its platform replicas, empty here: no platform is
-# configured): dim_assessments' relationships test reads it, and a fresh warehouse does not have it.
-FIRST_RUN = "+key:marts/dim_assessments or +key:marts/dim_courses"
+# The first run also builds what dim_assessments' checks read on a fresh warehouse: dim_courses (its
+# relationships test; with its platform replicas, empty here, no platform is configured) and
+# dim_terms (the gx_assessments suite's due-date rule; not an upstream of dim_assessments in the graph).
+FIRST_RUN = "+key:marts/dim_assessments or +key:marts/dim_courses or +key:marts/dim_terms"
 UTC = dt.timezone.utc
 
 
