@@ -19,11 +19,13 @@ from .conftest import Home, free_port, sha256, table_fingerprints
 
 ADA = "0b9a4a8e-5c63-4b43-9e55-1c7f0f3b0a01"
 GRACE = "5d0e7a11-8f6e-4b7e-a0a4-6f3c2f4e9b02"
-# The slice and what it reads (dim_courses also takes the platform's courses and majors: empty
-# replicas here, no platform is configured). Every run in this module takes this selection: the rest
-# of the graph (ML, embeddings, digests, the other marts) checks nothing here and took minutes per run;
-# the whole graph's first run and rerun are covered by test_demo_warehouse and test_source_health.
-SLICE = "+key:marts/fact_notes_activity"
+# Every run in this module takes the slice only: the rest of the graph (ML, embeddings, digests, the
+# other marts) checks nothing here and took minutes per run; the whole graph's first run and rerun
+# are covered by test_demo_warehouse and test_source_health.
+SLICE = "key:raw/notes or key:staging/stg_notes or key:marts/dim_courses or key:marts/fact_notes_activity"
+# The first run on a fresh warehouse also builds what dim_courses reads: the platform's courses and
+# majors (no platform is configured here: empty replicas, observed, not materialised).
+FIRST_RUN = "+key:marts/fact_notes_activity"
 
 
 def write(path: Path, text: str, mtime: dt.datetime) -> None:
@@ -79,7 +81,7 @@ def slice_home(tmp_path_factory) -> Home:
         """, noon)
     write(vault / "ada/.obsidian/workspace.md", "not a note", noon)
     write(vault / "grace/daily/2026-03-04.md", "Wrote no frontmatter today.\n", noon)
-    home.cli("materialize", "--select", SLICE)
+    home.cli("materialize", "--select", FIRST_RUN)
     yield home
     home.stop()
 
