@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
@@ -48,10 +48,19 @@ def free_port() -> int:
 CLOSED_PORT = free_port()
 
 
+# The sentence-transformers embedder is the longest step of a whole-graph run (minutes on the shared
+# CI machine, mostly the model's load and CPU inference). Homes whose tests do not look at the
+# embeddings take the hashing embedder (Home(..., env_defaults=HASHING_EMBEDDER)); the search tests
+# and the shared demo keep the model.
+HASHING_EMBEDDER = {"STUDENTOPS_EMBEDDER": "hashing"}
+
+
 @dataclass
 class Home:
     path: Path
     port: int
+    # Variables every command on this home gets (a test's own extra_env still wins).
+    env_defaults: dict[str, str] = field(default_factory=dict)
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("STUDENTOPS_", "DAGSTER_"))}
@@ -66,7 +75,7 @@ class Home:
             STUDENTOPS_SCHOLARLY_MAX_ATTEMPTS="1",
             # A network loader that fails is retried by its RetryPolicy after minutes; tests retry at once.
             STUDENTOPS_LOADER_RETRY_DELAY_SECONDS="0",
-        ), **extra)
+        ), **{**self.env_defaults, **extra})
         return env
 
     def cli(self, *args: str, check: bool = True, timeout: float = 600, **extra_env: str) -> subprocess.CompletedProcess:
@@ -222,3 +231,41 @@ def pytest_sessionfinish(session, exitstatus):
     root = base / "shared-demo"
     if (root / "port").exists():
         Home(root / "home", int((root / "port").read_text())).stop()
+
+
+# The modules that take longest, longest first (seconds measured on the shared two-core CI machine).
+# With `--dist loadfile` each module is one unit of work and xdist hands units out in collection order
+# (pyproject turns off its default reorder, which puts the modules with the MOST tests first and left
+# the slowest, one-test modules for the end, where one worker ran them alone). Longest first lets the
+# short modules fill in behind them. test_bi_role is the first user of shared_demo: it comes second
+# so that one worker builds the shared demo while the other runs the longest module, and no worker
+# waits on that build's lock later.
+SLOWEST_MODULES = (
+    "tests/operations/test_kill_worker.py",      # ~490: three runs of the gold path, one killed
+    "tests/first_hour/test_bi_role.py",          # builds shared_demo (the whole graph, the model embedder)
+    "tests/operations/test_warehouse_runs.py",   # ~430
+    "tests/test_bench.py",                       # ~320: `studentops bench`, the whole graph twice
+    "tests/search/test_embedding_sets.py",       # ~330
+    "tests/operations/test_secrets_scan.py",     # ~230
+    "tests/test_platform_replication.py",        # ~300
+    "tests/test_demo_warehouse.py",
+    "tests/ml/test_churn_versions.py",
+    "tests/operations/test_source_health.py",
+    "tests/test_incremental_models.py",
+    "tests/test_notes_slice.py",
+    "tests/test_assessment_history.py",
+    "tests/ai/test_summariser_runs.py",
+    "tests/notify/test_outbox.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # A stable sort: the tests of a module keep their order, the other modules theirs. Every xdist
+    # worker collects the same order (the controller checks), so this is safe under xdist.
+    rank = {path: i for i, path in enumerate(SLOWEST_MODULES)}
+
+    def module_rank(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return rank.get(path, len(SLOWEST_MODULES))
+
+    items.sort(key=module_rank)

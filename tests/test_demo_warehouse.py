@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO_ROOT, Home, free_port, table_fingerprints
+from .conftest import HASHING_EMBEDDER, REPO_ROOT, Home, free_port, table_fingerprints
 
 DEMO_ARGS = ("demo", "--students", "30", "--days", "45", "--seed", "5", "--vault-students", "2",
              "--end-date", "2026-11-15")
@@ -38,9 +38,12 @@ def platform_digest(home: Home) -> dict[str, tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory) -> Home:
-    home = Home(tmp_path_factory.mktemp("demo-home"), free_port())
+    # The embeddings are not what this module checks (tests/search reads the shared demo's model-built
+    # set): the hashing embedder keeps the whole graph without the model's minutes, in both full runs.
+    home = Home(tmp_path_factory.mktemp("demo-home"), free_port(), env_defaults=HASHING_EMBEDDER)
     home.cli(*DEMO_ARGS)
-    result = home.cli("materialize")
+    # The whole graph, on a machine shared with other jobs: the shared demo's timeout, not the 600 s default.
+    result = home.cli("materialize", timeout=1800)
     assert "assets materialised" in result.stdout
     yield home
     home.stop()
@@ -147,7 +150,7 @@ def test_rerunning_the_whole_graph_changes_nothing(demo_home):
                  "from marts.fact_citations order by citation_sk")
     before = table_fingerprints(demo_home, schemas=schemas)
     citations_before = demo_home.query(citations)
-    result = demo_home.cli("materialize")
+    result = demo_home.cli("materialize", timeout=1800)
     # The resolvers are down, and the doi_resolution check says so (ERROR: none answered); nothing
     # else may fail.
     failed = [line for line in result.stdout.splitlines() if "FAILED" in line]

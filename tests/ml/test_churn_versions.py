@@ -13,7 +13,7 @@ import pytest
 from studentops_assets.ml import churn
 from studentops_assets.ml.churn_assets import sync_alerts
 from studentops_assets.ml.versions import sha256
-from tests.conftest import Home, free_port
+from tests.conftest import HASHING_EMBEDDER, Home, free_port
 
 CHURN = "key:ml/churn_model"
 SCORES = "key:ml/churn_scores"
@@ -21,7 +21,8 @@ SCORES = "key:ml/churn_scores"
 
 @pytest.fixture(scope="module")
 def ml_home(tmp_path_factory):
-    home = Home(tmp_path_factory.mktemp("ml-home"), free_port())
+    # The churn model reads no embeddings: the hashing embedder spares the whole graph the model's minutes.
+    home = Home(tmp_path_factory.mktemp("ml-home"), free_port(), env_defaults=HASHING_EMBEDDER)
     home.cli("demo", "--students", "150", "--days", "300", "--seed", "5", "--vault-students", "1",
              "--end-date", "2026-11-15")
     # The whole graph: a dbt subset on a fresh warehouse trips relationship tests on unselected models.
