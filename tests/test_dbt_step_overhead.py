@@ -105,3 +105,42 @@ def test_an_incremental_rerun_reports_the_table_not_the_delta(built, monkeypatch
     assert metadata[tuple(INCREMENTAL)]["dagster/row_count"].value == total
     (snapshot_rows,), = built.query("select count(*) from snapshots.assessments_snapshot")
     assert metadata[tuple(SNAPSHOT)]["dagster/row_count"].value == snapshot_rows
+
+
+def test_materialize_parses_dbt_only_when_the_project_or_its_variables_changed(tmp_path, monkeypatch):
+    """`studentops materialize` parses before every run; it skips dbt's start-up when nothing a parse
+    reads has changed: the project's files, the connection variables, the timezone, dbt's version."""
+    import shutil
+
+    from dagster_dbt import DbtProject
+
+    from studentops_assets.warehouse.project import DBT_PROJECT_DIR, PARSE_STAMP, prepare_if_changed
+
+    project_dir = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project_dir, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    for name, value in (("STUDENTOPS_PGHOST", "127.0.0.1"), ("STUDENTOPS_PGPORT", "1"), ("STUDENTOPS_PGUSER", "u"),
+                        ("STUDENTOPS_PGPASSWORD", "not-a-real-password"), ("STUDENTOPS_PGDATABASE", "warehouse"),
+                        ("STUDENTOPS_TIMEZONE", "Europe/Amsterdam")):
+        monkeypatch.setenv(name, value)
+    project = DbtProject(project_dir=project_dir, profiles_dir=project_dir)
+    manifest = project.manifest_path
+
+    assert prepare_if_changed(project) is True and manifest.exists()
+    parsed_at = manifest.stat().st_mtime_ns
+    assert "not-a-real-password" not in (manifest.parent / PARSE_STAMP).read_text()
+
+    assert prepare_if_changed(project) is False
+    assert manifest.stat().st_mtime_ns == parsed_at
+
+    # A new timezone is a new parse (the models read it), and so is an edited model.
+    monkeypatch.setenv("STUDENTOPS_TIMEZONE", "America/New_York")
+    assert prepare_if_changed(project) is True
+    assert prepare_if_changed(project) is False
+    model = project_dir / "models" / "marts" / "dim_terms.sql"
+    model.write_text(model.read_text() + "\n-- edited\n")
+    assert prepare_if_changed(project) is True
+    assert prepare_if_changed(project) is False
+
+    # A manifest removed by hand is parsed again even though the stamp is there.
+    manifest.unlink()
+    assert prepare_if_changed(project) is True and manifest.exists()

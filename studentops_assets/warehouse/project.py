@@ -6,6 +6,8 @@ and by the image build (Dockerfile); the code location only reads it when it loa
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import sys
 from functools import cache, cached_property
@@ -72,7 +74,46 @@ def _project() -> DbtProject:
 def prepare_manifest() -> None:
     """Parse the dbt project now (`studentops materialize` does, before loading the definitions; the
     image build does, so the code location starts without running dbt)."""
-    _VenvDbtPreparer().prepare(_project())
+    prepare_if_changed(_project())
+
+
+# What a parse depends on besides the project's files: the variables profiles.yml and the models read
+# (a changed connection or timezone makes dbt throw its partial parse away in the step) and dbt itself.
+_PARSE_ENV = ("STUDENTOPS_PGHOST", "STUDENTOPS_PGPORT", "STUDENTOPS_PGUSER", "STUDENTOPS_PGPASSWORD",
+              "STUDENTOPS_PGDATABASE", "STUDENTOPS_TIMEZONE")
+_NOT_PROJECT_FILES = frozenset({"target", "logs", "dbt_packages"})
+PARSE_STAMP = "studentops-parse.sha256"
+
+
+def parse_fingerprint(project: DbtProject) -> str:
+    """A hash of every project file's path, size and modification time, the parse's variables and the
+    dbt version: equal fingerprints mean a parse now would produce the manifest that is already there.
+    Only a hash is kept, so the password in the variables is never written out."""
+    digest = hashlib.sha256(installed_version("dbt-core").encode())
+    root = Path(project.project_dir)
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if relative.parts[0] in _NOT_PROJECT_FILES or not path.is_file():
+            continue
+        stat = path.stat()
+        digest.update(f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    for name in _PARSE_ENV:
+        digest.update(f"{name}={os.environ.get(name, '')}\n".encode())
+    return digest.hexdigest()
+
+
+def prepare_if_changed(project: DbtProject) -> bool:
+    """Parse unless the manifest was parsed from these very files and variables; True if it parsed.
+
+    Every `studentops materialize` used to start dbt to parse, although dbt's partial parse then found
+    nothing to do: a whole dbt start-up (seconds, tens of seconds on a loaded machine) per command."""
+    stamp = Path(project.project_dir) / project.target_path / PARSE_STAMP
+    fingerprint = parse_fingerprint(project)
+    if project.manifest_path.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == fingerprint:
+        return False
+    _VenvDbtPreparer().prepare(project)
+    stamp.write_text(fingerprint, encoding="utf-8")
+    return True
 
 
 @cache
