@@ -136,7 +136,8 @@ def markdown(report: dict) -> str:
         lines.append(f"| `search()` hybrid end to end, p50 / p95 | {s['search_p50_ms']:.1f} / {s['search_p95_ms']:.1f} ms | | |")
     if c := y.get("search_scaled"):
         lines.append(f"| HNSW vs exact scan, p50 / p95 ({c['chunks']:,} chunks: {c['real_chunks']:,} real, jittered "
-                     f"x{c['copies']}; index built in {c['hnsw_build_seconds']:.0f} s) | {c['hnsw_p50_ms']:.1f} / "
+                     f"x{c['copies']}; index built in {c['hnsw_build_seconds']:.0f} s; ef_search {c.get('ef_search', 40)}) | "
+                     f"{c['hnsw_p50_ms']:.1f} / "
                      f"{c['hnsw_p95_ms']:.1f} ms | {c['exact_p50_ms']:.1f} / {c['exact_p95_ms']:.1f} ms | "
                      f"recall@10 {c['recall_at_10']:.3f} |")
     if e := y.get("embeddings"):

@@ -127,13 +127,14 @@ def search_at_scale(conn, target_chunks: int, n_queries: int) -> dict:
     (search/latency.py `scaled_copy`: a cloud of near neighbours around every real chunk, which is
     harder for an approximate index than well-separated points), into a scratch table with the
     production HNSW index. The queries are real query embeddings; the same session settings as
-    `search()` (ef_search 40, iterative scan) are used."""
+    `search()` (its ef_search for k=10, iterative scan) are used."""
     import math
 
     from resources.embedder import embed_with
     from studentops_assets.search.latency import _queries, drop_scaled_copy, scaled_copy
-    from studentops_assets.search.store import current_set
+    from studentops_assets.search.store import current_set, ef_search_for
 
+    ef_search = ef_search_for(10)
     s = current_set(conn)
     if s is None:
         raise StudentOpsError("no current embedding set to scale: the embeddings stage did not complete")
@@ -154,7 +155,7 @@ def search_at_scale(conn, target_chunks: int, n_queries: int) -> dict:
             found = {}
             for name, setting in (("hnsw", ("enable_seqscan", "off")), ("exact", ("enable_indexscan", "off"))):
                 with conn.cursor() as cur:
-                    cur.execute("select set_config('hnsw.ef_search', '40', true)")
+                    cur.execute("select set_config('hnsw.ef_search', %s, true)", (str(ef_search),))
                     cur.execute("select set_config('hnsw.iterative_scan', 'relaxed_order', true)")
                     cur.execute("select set_config(%s, %s, true)", setting)
                     began = time.perf_counter()
@@ -166,7 +167,7 @@ def search_at_scale(conn, target_chunks: int, n_queries: int) -> dict:
             recalls.append(len(found["hnsw"] & found["exact"]) / max(1, len(found["exact"])))
     finally:
         drop_scaled_copy(conn)
-    out = {"chunks": chunks, "real_chunks": base, "copies": scale, "queries": len(vectors),
+    out = {"chunks": chunks, "real_chunks": base, "copies": scale, "queries": len(vectors), "ef_search": ef_search,
            "hnsw_build_seconds": round(build_seconds, 2),
            "recall_at_10": round(sum(recalls) / len(recalls), 4) if recalls else None}
     for name, values in timings.items():

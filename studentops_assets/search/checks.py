@@ -7,7 +7,7 @@ from psycopg2 import sql
 from resources.warehouse import WarehouseResource
 
 from .sources import read_documents
-from .store import current_set
+from .store import current_set, ef_search_for
 
 EMBEDDING_SETS = dg.AssetKey(["ml", "embedding_sets"])
 RECALL_SAMPLE = 50
@@ -94,7 +94,8 @@ def recall_at_10(conn) -> dg.AssetCheckResult:
             for (vector,) in cur.fetchall():
                 found = {}
                 for exact in (False, True):
-                    # hnsw.ef_search as search uses it by default (40).
+                    # hnsw.ef_search as search() sets it for k results.
+                    cur.execute("select set_config('hnsw.ef_search', %s, true)", (str(ef_search_for(RECALL_K)),))
                     cur.execute("select set_config('enable_indexscan', %s, true)", ("off" if exact else "on",))
                     cur.execute("select set_config('enable_seqscan', %s, true)", ("on" if exact else "off",))
                     cur.execute(sql.SQL("select chunk_id from {} order by embedding <=> %s::vector limit %s").format(table),

@@ -21,7 +21,7 @@ from resources.embedder import embed_with, identity_for
 from studentops_assets.core.errors import StudentOpsError
 
 from .sources import KIND_ALIASES
-from .store import PRIVATE_KINDS, PUBLIC_KINDS, EmbeddingSet, current_set
+from .store import PRIVATE_KINDS, PUBLIC_KINDS, EmbeddingSet, current_set, ef_search_for
 
 RRF_K = 60  # the constant of Cormack, Clarke & Buettcher (2009), used by most hybrid search engines
 MODES = ("hybrid", "vector")
@@ -111,7 +111,7 @@ def vector_candidates(conn, s: EmbeddingSet, query: np.ndarray, limit: int, cour
         for table in _tables(s, kind):
             # set_config(..., true): the settings last for this transaction only.
             try:
-                cur.execute("select set_config('hnsw.ef_search', %s, true)", (str(min(max(limit, 40), 1000)),))
+                cur.execute("select set_config('hnsw.ef_search', %s, true)", (str(ef_search_for(limit)),))
                 cur.execute("select set_config('hnsw.iterative_scan', %s, true)",
                             ("relaxed_order" if iterative else "off",))
                 if exact:
