@@ -80,11 +80,11 @@ def simulate_batches(plan: Plan, batch_students: int, workers: int) -> Iterator[
         # fork: the workers share the parent's catalog pages; spawn would rebuild or pickle it.
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(min(workers, len(ranges)), mp_context=context) as pool:
-            todo = iter(ranges)
+            pending_ranges = iter(ranges)
             pending = deque()
 
             def submit() -> None:
-                batch = next(todo, None)
+                batch = next(pending_ranges, None)
                 if batch is not None:
                     pending.append(pool.submit(_batch_in_worker, *batch))
 
