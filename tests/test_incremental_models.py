@@ -1,5 +1,7 @@
 """The incremental marts after a delta at the platform: the same rows as a full rebuild, and a run
 whose work follows the delta (the staging window function ranks only the keys with new rows).
+The incremental windows start at a literal read when the model runs, so Postgres reads them through
+the replicas' cursor indexes.
 
 The delta is of the kinds the models are built for: new viewing sessions and XP awards, a session
 whose active time grew, tasks ticked off, all within the days an incremental run recomputes.
@@ -16,7 +18,7 @@ import pytest
 
 from .conftest import REPO_ROOT, Home, free_port, table_fingerprints
 
-INCREMENTAL = ("fact_material_views", "fact_xp_ledger", "fact_daily_engagement")
+INCREMENTAL = ("fact_material_views", "fact_xp_ledger", "fact_study_sessions", "fact_daily_engagement")
 DBT = Path(sys.executable).with_name("dbt")
 
 
@@ -71,6 +73,13 @@ def test_incremental_run_after_a_delta_equals_a_full_rebuild_and_ranks_only_new_
         url=platform,
     )
     built.cli("materialize", "--select", "group:platform", timeout=900)
+    # A recent lecture gone from a calendar: fact_study_sessions replaces its calendar part on every run
+    # (and fact_daily_engagement's seven-day window covers its day).
+    (gone,) = built.query(
+        "select event_id from marts.fact_study_sessions where source = 'ical' "
+        "and start_local_date >= (now() at time zone 'Europe/Amsterdam')::date - 6 order by event_id limit 1"
+    )[0]
+    built.query("delete from raw.ical_events where _natural_key = %s", (gone,))
     raw_points = built.query("select count(*) from raw.platform_points_transactions")[0][0]
 
     # The incremental ledger query as dbt compiles it now: its window function ranks the versions of
@@ -87,6 +96,12 @@ def test_incremental_run_after_a_delta_equals_a_full_rebuild_and_ranks_only_new_
     incremental = table_fingerprints(built, schemas=("marts",))
     assert built.query("select count(*) from marts.fact_xp_ledger")[0][0] == before + 15
     assert built.query("select count(*) from marts.fact_xp_ledger where reason = 'delta'")[0][0] == 15
+    assert built.query("select count(*) from marts.fact_study_sessions where event_id = %s", (gone,))[0][0] == 0
+    assert built.query("select count(*) from marts.fact_study_sessions where source = 'platform' "
+                       "and start_at >= now() - interval '2 days'")[0][0] >= 25
+    # The window's start is a literal in the SQL Postgres plans, not a subquery it cannot estimate.
+    compiled = next(target.glob("compiled/**/fact_daily_engagement.sql")).read_text()
+    assert "max(activity_date)" not in compiled and "::timestamp at time zone" in compiled
     assert built.query("select sum(sessions) from marts.fact_daily_engagement "
                        "where activity_date = (now() at time zone 'Europe/Amsterdam')::date - 1")[0][0] >= 25
 

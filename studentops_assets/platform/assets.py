@@ -20,6 +20,7 @@ from studentops_assets.core.network_loaders import network_dlt_assets
 
 from .availability import empty_replicas, ensure_empty_replicas, platform_configured
 from .deletions import remove_deleted_rows
+from .replica_indexes import ensure_replica_indexes
 from .source import platform_source
 from .tables import BY_RAW_TABLE, PLATFORM_TABLES
 
@@ -116,6 +117,11 @@ def _replicate(context, dlt, warehouse, urls, config):
     }
     row_counts = extracted_row_counts(pipeline.last_trace.last_extract_info)
     rows_this_run = sum(v for k, v in row_counts.items() if k in BY_RAW_TABLE)
+
+    with warehouse.connection() as conn:
+        indexed = ensure_replica_indexes(conn, [BY_RAW_TABLE[r.asset_key.path[-1]] for r in results])
+    if indexed:
+        context.log.info(f"indexed the replicas: {', '.join(indexed)}")
 
     deleted: dict[str, int] = {}
     totals: dict[str, int] = {}

@@ -18,7 +18,7 @@
 {% set tz = var("study_timezone") %}
 {% set since %}
     {% if is_incremental() %}
-        (select coalesce(max(activity_date), '1900-01-01'::date) - 7 from {{ this }})
+        {{ incremental_watermark("coalesce(max(activity_date), '1900-01-01'::date) - 7", 'date') }}
     {% else %}
         '1900-01-01'::date
     {% endif %}
@@ -51,7 +51,7 @@ with platform_start as (
     select case
         when exists (
             select 1 from {{ source('platform', 'platform_file_viewing_sessions') }}
-            where (started_at at time zone '{{ tz }}')::date <= {{ since }}
+            where started_at < (({{ since }} + 1)::timestamp at time zone '{{ tz }}')
         ) then {{ since }}
         else (
             select coalesce(min((started_at at time zone '{{ tz }}')::date), '1900-01-01'::date)

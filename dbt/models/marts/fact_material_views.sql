@@ -11,6 +11,7 @@
         indexes=[
             {'columns': ['session_id'], 'unique': true},
             {'columns': ['student_id', 'started_local_date']},
+            {'columns': ['started_at']},
         ],
     )
 }}
@@ -30,7 +31,7 @@ select
     v.is_complete
 -- depends_on: {{ ref('stg_platform_file_viewing_sessions') }}
 {% if is_incremental() %}
-{% set since %}(select coalesce(max(started_at), '-infinity'::timestamptz) - interval '2 days' from {{ this }}){% endset %}
+{% set since = incremental_watermark("coalesce(max(started_at), '-infinity'::timestamptz) - interval '2 days'", 'timestamptz') %}
 from ({{ stg_platform_file_viewing_sessions(keys_where='started_at >= ' ~ since) }}) as v
 left join {{ ref('stg_platform_courses') }} as c using (course_id)
 where v.started_at >= {{ since }}

@@ -2,6 +2,25 @@
 -- built, and platform viewing sessions (their active time). Calendar durations are the scheduled
 -- length. Events still to come (calendars reach to the end of the month) are in
 -- fact_planned_sessions, so a plain weekly sum of duration_minutes here never counts the future.
+-- Incremental: the platform part is most of the rows and only grows at its end, so a run re-reads the
+-- platform sessions of fact_material_views' own two-day window; the calendar part is small and any
+-- event may have moved or gone, so a run replaces all of it (the pre-hook deletes it first).
+-- `dbt build --full-refresh` gives the same rows.
+{{
+    config(
+        materialized='incremental',
+        unique_key='session_sk',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['session_sk'], 'unique': true},
+            {'columns': ['student_id', 'start_local_date']},
+            {'columns': ['source', 'start_at']},
+        ],
+        pre_hook="{% if is_incremental() %}delete from {{ this }} where source <> 'platform'{% endif %}",
+    )
+}}
+
 with {{ calendar_sessions() }},
 
 platform as (
@@ -13,6 +32,9 @@ platform as (
         started_at                          as start_at,
         round(active_seconds / 60.0, 2)     as duration_minutes
     from {{ ref('fact_material_views') }}
+    {% if is_incremental() %}
+    where started_at >= {{ incremental_watermark("coalesce(max(start_at), '-infinity'::timestamptz) - interval '2 days'", 'timestamptz', where="source = 'platform'") }}
+    {% endif %}
 ),
 
 happened as (

@@ -7,7 +7,11 @@
         materialized='incremental',
         unique_key='points_transaction_id',
         incremental_strategy='delete+insert',
-        indexes=[{'columns': ['points_transaction_id'], 'unique': true}, {'columns': ['student_id', 'awarded_local_date']}],
+        indexes=[
+            {'columns': ['points_transaction_id'], 'unique': true},
+            {'columns': ['student_id', 'awarded_local_date']},
+            {'columns': ['awarded_at']},
+        ],
     )
 }}
 
@@ -24,7 +28,7 @@ select
     (p.created_at at time zone '{{ var("study_timezone") }}')::date     as awarded_local_date
 -- depends_on: {{ ref('stg_platform_points_transactions') }}
 {% if is_incremental() %}
-{% set since %}(select coalesce(max(awarded_at), '-infinity'::timestamptz) - interval '1 hour' from {{ this }}){% endset %}
+{% set since = incremental_watermark("coalesce(max(awarded_at), '-infinity'::timestamptz) - interval '1 hour'", 'timestamptz') %}
 from ({{ stg_platform_points_transactions(keys_where='created_at >= ' ~ since) }}) as p
 where p.created_at >= {{ since }}
 {% else %}

@@ -1,0 +1,60 @@
+"""Indexes on the platform replicas, so work on a delta grows with the delta.
+
+dlt creates the replicas without any index (its csv/COPY path sets no keys). Three readers then
+scan whole tables where they need a few rows:
+- dlt's merge deletes the staged keys from the replica (`delete ... where exists (staging key)`):
+  without an index on the key that is a hash join over every row of the replica;
+- the incremental dbt marts rank only the keys with rows in their window (`latest_per_key`
+  keys_where): without an index on the cursor column the window is a sequential scan;
+- deletion detection deletes the ids gone from the source.
+
+The key and cursor get plain (not unique) b-tree indexes: staging, not the replica, is where a key is
+made unique (a hand-appended duplicate must not fail the load). `replace` tables are rewritten whole
+each run and are small, so they get none. Created after the load with `if not exists`: the first sync
+builds each index once over the loaded rows (faster than maintaining it row by row during COPY), and
+every later run finds them in place.
+"""
+
+from __future__ import annotations
+
+from psycopg2 import sql
+
+from .tables import PlatformTable
+
+
+def index_columns(table: PlatformTable) -> list[tuple[str, ...]]:
+    """The column lists to index on `table`'s replica: its key, then its cursor."""
+    if table.disposition == "replace":
+        return []
+    wanted = [table.primary_key]
+    if table.cursor and (table.cursor,) != table.primary_key:
+        wanted.append((table.cursor,))
+    return wanted
+
+
+def index_name(table: PlatformTable, columns: tuple[str, ...]) -> str:
+    # Postgres truncates identifiers at 63 bytes; the table names here keep it well under.
+    return f"{table.raw_table}__{'_'.join(columns)}_idx"
+
+
+def ensure_replica_indexes(conn, tables: list[PlatformTable], schema: str = "raw") -> list[str]:
+    """Create the missing indexes of `tables`' replicas; returns the names created in this call."""
+    created = []
+    with conn.cursor() as cur:
+        cur.execute("select indexname from pg_indexes where schemaname = %s", (schema,))
+        existing = {row[0] for row in cur.fetchall()}
+        for table in tables:
+            missing = [c for c in index_columns(table) if index_name(table, c) not in existing]
+            for columns in missing:
+                cur.execute(
+                    sql.SQL("create index if not exists {} on {}.{} ({})").format(
+                        sql.Identifier(index_name(table, columns)), sql.Identifier(schema),
+                        sql.Identifier(table.raw_table), sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+                    )
+                )
+                created.append(index_name(table, columns))
+            if missing:
+                # Fresh statistics too: the planner needs them to pick the index for a small window.
+                cur.execute(sql.SQL("analyze {}.{}").format(sql.Identifier(schema), sql.Identifier(table.raw_table)))
+    conn.commit()
+    return created
