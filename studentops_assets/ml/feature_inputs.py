@@ -13,6 +13,7 @@ as-of date's window, which is a few thousand tuples.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from pathlib import Path
 
@@ -34,7 +35,8 @@ comment on table ml.student_features_inputs is
 """
 
 
-def _code_version() -> str:
+@functools.cache
+def code_version() -> str:
     """The feature code's identity: a change to the features, their windows or the reads' SQL changes
     every week's rows, so it recomputes every week. Polars is the engine the features run on; an upgrade
     could change a rounding, so its version counts too."""
@@ -43,9 +45,6 @@ def _code_version() -> str:
         digest.update(Path(module.__file__).read_bytes())
     digest.update(repr((FEATURES, LOOKBACK_DAYS, pl.__version__)).encode())
     return digest.hexdigest()
-
-
-CODE_VERSION = _code_version()
 
 # Per day, the row count and the sum of a 64-bit hash of each row's text. A sum does not depend on the
 # row order and sees duplicate rows (an XOR cancels pairs); `sum(bigint)` is exact (numeric, no
@@ -85,7 +84,7 @@ def fingerprints(conn, as_of_dates: list[dt.date]) -> dict[dt.date, str]:
         people = "{}:{}".format(*cur.fetchone())
     out = {}
     for as_of in as_of_dates:
-        digest = hashlib.sha256(f"{CODE_VERSION}|students {people}".encode())
+        digest = hashlib.sha256(f"{code_version()}|students {people}".encode())
         # Every day of the window in order; a day with no rows adds nothing, and a day that gains or
         # loses all its rows changes the text because the day itself is written.
         for offset in range(LOOKBACK_DAYS, 0, -1):
