@@ -117,26 +117,44 @@ def test_one_changed_day_recomputes_exactly_the_weeks_whose_window_holds_it(home
     assert set(changed["as_of_date"]) <= expected and min(expected) in set(changed["as_of_date"])
 
 
-def test_a_course_view_counts_only_if_it_changes_the_distinct_views_read(home):
+def test_a_course_view_counts_only_if_the_features_read_it(home):
     before = computed_at(home)
     (day,), = home.query(
         "select started_local_date from marts.fact_material_views where course_code is not null "
         "order by started_local_date, session_id offset 100 limit 1")
     columns = ", ".join(c for (c,) in home.query(
         "select column_name from information_schema.columns where table_schema = 'marts' "
-        "and table_name = 'fact_material_views' and column_name not in ('session_sk', 'session_id') "
+        "and table_name = 'fact_material_views' and column_name not in ('session_sk', 'session_id', 'course_code') "
         "order by ordinal_position"))
-    # A second viewing of the same course by the same student on the same day: the distinct
-    # (student, day, course) rows the features read are the same, so no week is recomputed.
+    # A viewing of a file in no course: the features read only views with a course, so no week moves.
     (again,), = home.query(
-        f"insert into marts.fact_material_views (session_sk, session_id, {columns}) "
-        f"select md5(random()::text), gen_random_uuid(), {columns} from marts.fact_material_views "
+        f"insert into marts.fact_material_views (session_sk, session_id, course_code, {columns}) "
+        f"select md5(random()::text), gen_random_uuid(), null, {columns} from marts.fact_material_views "
         "where course_code is not null and started_local_date = %s order by session_id limit 1 returning session_id",
         (day,))
     meta = rerun(home)
     assert meta["weeks_recomputed"] == 0 and computed_at(home) == before
-    # That viewing was of a course the student did not open that day: it counts.
+    # The same viewing in a course the student did not open that day: exactly that day's weeks move.
     home.query("update marts.fact_material_views set course_code = 'ZZ999' where session_id = %s", (again,))
+    meta = rerun(home)
+    expected = {d for d in before if day < d <= day + dt.timedelta(days=LOOKBACK_DAYS)}
+    after = computed_at(home)
+    assert {d for d in before if after[d] != before[d]} == expected and meta["weeks_recomputed"] == len(expected) > 0
+    assert_rows_are_fresh(home)
+
+
+def test_two_students_swapping_a_value_on_a_day_is_a_change(home):
+    # The per-day fingerprint is a sum over rows: a linear row hash would not see this.
+    before = computed_at(home)
+    (day, first, second), = home.query(
+        "select a.activity_date, a.student_id::text, b.student_id::text from marts.fact_daily_engagement as a "
+        "join marts.fact_daily_engagement as b on b.activity_date = a.activity_date and b.student_id > a.student_id "
+        "and b.xp <> a.xp where a.xp > 0 order by 1, 2, 3 offset 10 limit 1")
+    home.query(
+        "update marts.fact_daily_engagement as f set xp = o.xp from marts.fact_daily_engagement as o "
+        "where f.activity_date = %(day)s and o.activity_date = %(day)s and f.student_id::text in (%(a)s, %(b)s) "
+        "and o.student_id::text in (%(a)s, %(b)s) and f.student_id <> o.student_id",
+        {"day": day, "a": first, "b": second})
     meta = rerun(home)
     expected = {d for d in before if day < d <= day + dt.timedelta(days=LOOKBACK_DAYS)}
     after = computed_at(home)
