@@ -247,7 +247,9 @@ SLOWEST_MODULES = (
     "tests/test_bench.py",                       # ~320: `studentops bench`, the whole graph twice
     "tests/search/test_embedding_sets.py",       # ~330
     "tests/operations/test_secrets_scan.py",     # ~230
+    "tests/ml/test_feature_partition_reuse.py",  # ~365 under load: six reruns of the feature weeks
     "tests/test_platform_replication.py",        # ~300
+    "tests/test_platform_deletions.py",          # ~230: a 100k-session source, three replications
     "tests/test_demo_warehouse.py",
     "tests/ml/test_churn_versions.py",
     "tests/operations/test_source_health.py",
