@@ -11,8 +11,8 @@ the run's status, which is left STARTED for run monitoring to fail (emulated her
 tests/notify/test_outbox.py does).
 
 "In the middle of writing", deterministically: a BI session holds an ACCESS SHARE lock on
-marts.fact_study_sessions (an open read transaction, as any long BI query would). dbt's table
-materialisation builds the new table as `fact_study_sessions__dbt_tmp` (all rows written) and then,
+marts.fact_hourly_demand (an open read transaction, as any long BI query would). dbt's table
+materialisation builds the new table as `fact_hourly_demand__dbt_tmp` (all rows written) and then,
 in the same transaction, renames the old table away, which waits for that lock. The test waits until
 Postgres shows that rename waiting, then kills. No sleeps decide anything.
 
@@ -36,12 +36,14 @@ import pytest
 from tests.conftest import REPO_ROOT, STUDENTOPS, Home, free_port, table_fingerprints
 from tests.notify.test_outbox import _monitor_dead_runs
 
-# The platform replication and the other raw sources fact_study_sessions reads, their staging models
+# The platform replication and the other raw sources fact_hourly_demand reads, their staging models
 # and the marts up to it, with their blocking checks: everything the killed dbt step depends on, and
-# nothing after it (a couple of minutes per run on two idle cores).
-SELECTION = "+key:marts/fact_study_sessions"
-GOLD = "marts.fact_study_sessions"
-GOLD_KEYS = {"marts.fact_study_sessions": "session_sk", "marts.fact_material_views": "session_id"}
+# nothing after it (a couple of minutes per run on two idle cores). The gold table is one dbt builds
+# as a table (a new table swapped in by rename); the incremental facts before it are merged in place.
+SELECTION = "+key:marts/fact_hourly_demand"
+GOLD = "marts.fact_hourly_demand"
+GOLD_KEYS = {"marts.fact_hourly_demand": "demand_sk", "marts.fact_study_sessions": "session_sk",
+             "marts.fact_material_views": "session_id"}
 PLATFORM_KEYS = {"user_course_activities": "user_id, course_id", "user_recent_files": "user_id, file_id"}
 # Three runs of the selection and the emulated run monitor: a few minutes on two idle cores, over
 # fifteen on the shared CI machine under load; the suite's 900 s per test is not enough there.
@@ -49,7 +51,7 @@ pytestmark = pytest.mark.timeout(2400)
 RENAME_WAITING = """
 select pid from pg_stat_activity
 where datname = 'warehouse' and wait_event_type = 'Lock'
-  and query ilike '%%alter table%%fact_study_sessions%%rename%%'
+  and query ilike '%%alter table%%fact_hourly_demand%%rename%%'
 """
 
 
