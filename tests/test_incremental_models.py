@@ -73,6 +73,13 @@ def test_incremental_run_after_a_delta_equals_a_full_rebuild_and_ranks_only_new_
         url=platform,
     )
     built.cli("materialize", "--select", "group:platform", timeout=900)
+    # The replicas the windows read have their key (hash: equality only) and cursor (b-tree) indexed.
+    indexes = dict(built.query(
+        "select i.relname, am.amname from pg_index x join pg_class i on i.oid = x.indexrelid "
+        "join pg_class t on t.oid = x.indrelid join pg_am am on am.oid = i.relam "
+        "where t.relname = 'platform_file_viewing_sessions' and t.relnamespace = 'raw'::regnamespace"))
+    assert indexes == {"platform_file_viewing_sessions__id_hash_idx": "hash",
+                       "platform_file_viewing_sessions__started_at_btree_idx": "btree"}, indexes
     # A recent lecture gone from a calendar: fact_study_sessions replaces its calendar part on every run
     # (and fact_daily_engagement's seven-day window covers its day).
     (gone,) = built.query(

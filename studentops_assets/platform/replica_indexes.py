@@ -13,10 +13,11 @@ a key is made unique (a hand-appended duplicate must not fail the load). A hash 
 equality, which is all the merges and lookups need, and that is the point: with a b-tree on the key,
 Postgres walked the whole 1.8M-row sessions replica in key order (random uuids, so random heap reads)
 to feed the staging window function that ranks versions per key: 24 s where a sequential scan and a
-sort take 3. A composite key is hashed on its first column (hash indexes have one column). `replace` tables are rewritten whole
-each run and are small, so they get none. Created after the load with `if not exists`: the first sync
-builds each index once over the loaded rows (faster than maintaining it row by row during COPY), and
-every later run finds them in place.
+sort take 3. A composite key is hashed on its first column (hash indexes have one column).
+
+`replace` tables are rewritten whole each run and are small, so they get none. The indexes are made
+after the load: the first sync builds each once over the loaded rows (faster than maintaining it row
+by row during COPY), and every later run finds them in place.
 """
 
 from __future__ import annotations
