@@ -84,6 +84,14 @@ def assert_rows_are_fresh(home: Home) -> pl.DataFrame:
     return stored
 
 
+def assert_only_the_weeks_that_see(home: Home, day: dt.date, before: dict, meta: dict) -> None:
+    """The rerun recomputed exactly the weeks whose lookback window holds `day`, and every row is fresh."""
+    expected = {d for d in before if day < d <= day + dt.timedelta(days=LOOKBACK_DAYS)}
+    after = computed_at(home)
+    assert {d for d in before if after[d] != before[d]} == expected and meta["weeks_recomputed"] == len(expected) > 0
+    assert_rows_are_fresh(home)
+
+
 def test_a_rerun_on_unchanged_inputs_recomputes_no_week(home):
     before, rows = computed_at(home), assert_rows_are_fresh(home)
     # A column no feature reads changes: the students' points (a platform delta updates users).
@@ -137,10 +145,7 @@ def test_a_course_view_counts_only_if_the_features_read_it(home):
     # The same viewing in a course the student did not open that day: exactly that day's weeks move.
     home.query("update marts.fact_material_views set course_code = 'ZZ999' where session_id = %s", (again,))
     meta = rerun(home)
-    expected = {d for d in before if day < d <= day + dt.timedelta(days=LOOKBACK_DAYS)}
-    after = computed_at(home)
-    assert {d for d in before if after[d] != before[d]} == expected and meta["weeks_recomputed"] == len(expected) > 0
-    assert_rows_are_fresh(home)
+    assert_only_the_weeks_that_see(home, day, before, meta)
 
 
 def test_two_students_swapping_a_value_on_a_day_is_a_change(home):
@@ -156,10 +161,7 @@ def test_two_students_swapping_a_value_on_a_day_is_a_change(home):
         "and o.student_id::text in (%(a)s, %(b)s) and f.student_id <> o.student_id",
         {"day": day, "a": first, "b": second})
     meta = rerun(home)
-    expected = {d for d in before if day < d <= day + dt.timedelta(days=LOOKBACK_DAYS)}
-    after = computed_at(home)
-    assert {d for d in before if after[d] != before[d]} == expected and meta["weeks_recomputed"] == len(expected) > 0
-    assert_rows_are_fresh(home)
+    assert_only_the_weeks_that_see(home, day, before, meta)
 
 
 def test_a_change_to_the_students_recomputes_every_week(home):
