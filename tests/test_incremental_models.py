@@ -114,3 +114,58 @@ def test_incremental_run_after_a_delta_equals_a_full_rebuild_and_ranks_only_new_
 
     _dbt(built, target, "build", "--full-refresh", "--select", *INCREMENTAL)
     assert table_fingerprints(built, schemas=("marts",)) == incremental
+
+
+def _dbt_result(home: Home, target: Path, *args: str) -> subprocess.CompletedProcess:
+    try:
+        return _dbt(home, target, *args)
+    except subprocess.CalledProcessError as failed:
+        return failed
+
+
+def test_tests_of_an_incremental_fact_read_the_rows_since_they_last_passed(built, tmp_path):
+    """dbt's tests on fact_xp_ledger check the awards from an hour before the ledger's end when its
+    tests last all passed (meta.tested_window, macros/tested_windows.sql), not the whole ledger. A
+    failure records nothing, so the rows it failed on are tested again until fixed; a rewritten table
+    file, --full-refresh and `test_whole_tables` test the whole table."""
+    target = tmp_path / "target"
+    _dbt(built, target, "build", "--select", "fact_xp_ledger")
+    recorded = "select validated_through, relation_filenode from meta.validated_through where relation_name = 'marts.fact_xp_ledger'"
+    (through, filenode), = built.query(recorded)
+    assert through == built.query("select max(awarded_at)::text from marts.fact_xp_ledger")[0][0]
+    assert filenode == built.query("select pg_relation_filenode('marts.fact_xp_ledger')")[0][0]
+    compiled = next(target.glob("compiled/**/not_null_fact_xp_ledger_student_id.sql")).read_text()
+    assert f"where (awarded_at >= '{through}'::timestamptz - interval '1 hour')" in compiled
+
+    def bad_award(awarded_at: str) -> None:
+        built.query("insert into marts.fact_xp_ledger (xp_sk, points_transaction_id, student_id, xp, awarded_at) "
+                    "values (md5(%s), gen_random_uuid(), null, 5, %s::timestamptz)", (awarded_at, awarded_at))
+
+    # An award without a student before the window (where no run of the model writes): not read,
+    # unless the whole table is asked for.
+    bad_award("2001-01-01 00:00+00")
+    assert _dbt_result(built, target, "test", "--select", "fact_xp_ledger").returncode == 0
+    whole = _dbt_result(built, target, "test", "--select", "fact_xp_ledger", "--vars", "{test_whole_tables: true}")
+    assert whole.returncode != 0 and "not_null_fact_xp_ledger_student_id" in whole.stdout
+    built.query("delete from marts.fact_xp_ledger where awarded_at = '2001-01-01 00:00+00'")
+
+    # One inside: the test fails, and records nothing, so it fails again after newer awards arrive.
+    bad_award(f"{through}")
+    for _ in range(2):
+        failed = _dbt_result(built, target, "test", "--select", "fact_xp_ledger")
+        assert failed.returncode != 0 and "not_null_fact_xp_ledger_student_id" in failed.stdout
+        assert built.query(recorded)[0][0] == through
+        built.query("insert into marts.fact_xp_ledger (xp_sk, points_transaction_id, student_id, xp, awarded_at) "
+                    "select md5(random()::text), gen_random_uuid(), student_id, 1, awarded_at + interval '2 hours' "
+                    "from marts.fact_xp_ledger where student_id is not null order by awarded_at desc limit 1")
+    built.query("delete from marts.fact_xp_ledger where student_id is null")
+    assert _dbt_result(built, target, "test", "--select", "fact_xp_ledger").returncode == 0
+    newest = built.query("select max(awarded_at)::text from marts.fact_xp_ledger")[0][0]
+    assert newest > through and built.query(recorded)[0][0] == newest
+
+    # VACUUM FULL rewrites the table into a new file: the next tests read all of it.
+    built.query("vacuum full marts.fact_xp_ledger")
+    _dbt(built, target, "test", "--select", "fact_xp_ledger")
+    compiled = next(target.glob("compiled/**/not_null_fact_xp_ledger_student_id.sql")).read_text()
+    assert "dbt_subquery" not in compiled
+    assert built.query(recorded)[0][1] == built.query("select pg_relation_filenode('marts.fact_xp_ledger')")[0][0]

@@ -11,36 +11,45 @@ from resources.warehouse import WarehouseResource
 
 from .gx_runner import GoldSuite, SuiteOutcome, validate_suite
 from .suites import GOLD_SUITES
+from .tested_windows import ValidationScope, last_passing_scope, tested_window, validation_scope
 
 
 def gold_suite_check(suite: GoldSuite) -> dg.AssetChecksDefinition:
+    key = dg.AssetCheckKey(dg.AssetKey([suite.schema, suite.table]), f"gx_{suite.name}")
+
     @dg.asset_check(
-        asset=dg.AssetKey([suite.schema, suite.table]),
-        name=f"gx_{suite.name}",
+        asset=key.asset_key,
+        name=key.name,
         description=f"Great Expectations suite '{suite.name}' on {suite.qualified_table}: {suite.description}",
         blocking=True,
         # The suite's SQL joins these tables: in a run that rebuilds them, validate after they are.
         additional_deps=[dg.AssetKey([suite.schema, table]) for table in suite.reads],
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        outcome = validate_suite(warehouse.url(), suite)
+        # The large incremental facts: only the rows written since the suite last passed.
+        last = last_passing_scope(context.instance, key)
+        with warehouse.connection() as conn, conn.cursor() as cur:
+            scope = validation_scope(cur, suite.qualified_table, tested_window(suite.qualified_table), last)
+        outcome = validate_suite(warehouse.url(), suite, rows=scope.condition)
         for failed in outcome.failed:
             reason = failed.error or f"{failed.unexpected_count} unexpected"
             context.log.warning(f"{outcome.table}: expectation {failed.name} failed ({reason})")
-        return check_result(outcome)
+        return check_result(outcome, scope)
 
     return _check
 
 
-def check_result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
+def check_result(outcome: SuiteOutcome, scope: ValidationScope) -> dg.AssetCheckResult:
     """The suite's outcome as an ERROR-severity check result: one metadata entry per expectation
-    (success, unexpected count, a few sample rows) beside the suite's name and a summary table."""
+    (success, unexpected count, a few sample rows) beside the suite's name, a summary table and the
+    rows it validated (with how far they went, which the next run starts from if this one passed)."""
     failed = [o.name for o in outcome.failed]
     metadata: dict[str, dg.MetadataValue] = {
         "suite": dg.MetadataValue.text(outcome.suite),
         "table": dg.MetadataValue.text(outcome.table),
         "failed_expectations": dg.MetadataValue.json(failed),
         "summary": dg.MetadataValue.md(_summary_table(outcome)),
+        **scope.metadata(),
     }
     for o in outcome.expectations:
         entry = {

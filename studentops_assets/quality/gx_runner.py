@@ -1,8 +1,9 @@
 """Runs a Great Expectations suite against one warehouse table, inside Postgres.
 
 GX 1.x is called directly (dagster-ge pins GX < 1). Each validation builds a throwaway in-memory
-context with a SQL datasource on the warehouse and validates the whole table: GX compiles every
-expectation to SQL, so rows stay in Postgres and only counts and a few sample rows come back.
+context with a SQL datasource on the warehouse and validates the table, or the rows of it a run can
+have rewritten (tested_windows.py): GX compiles every expectation to SQL, so rows stay in Postgres
+and only counts and a few sample rows come back.
 GX itself is imported on first use, not with this module: it costs about two seconds, and every
 Dagster process that loads the code location would otherwise pay it.
 """
@@ -89,8 +90,10 @@ class SuiteOutcome:
         return [outcome for outcome in self.expectations if not outcome.success]
 
 
-def validate_suite(database_url: str, suite: GoldSuite, sample_rows: int = SAMPLE_ROWS) -> SuiteOutcome:
-    """Validate `suite` on its whole table in the warehouse at `database_url` (a libpq URL).
+def validate_suite(database_url: str, suite: GoldSuite, sample_rows: int = SAMPLE_ROWS,
+                   rows: str | None = None) -> SuiteOutcome:
+    """Validate `suite` on its table in the warehouse at `database_url` (a libpq URL): the rows that
+    match `rows` (a SQL condition; tested_windows.py), or the whole table.
 
     Two passes. The first asks GX only whether each expectation holds: GX then folds the column rules
     into one aggregate query over the table. Only the expectations that failed are validated again,
@@ -110,11 +113,12 @@ def validate_suite(database_url: str, suite: GoldSuite, sample_rows: int = SAMPL
         warnings.filterwarnings("ignore", message=".*more specific PostgresDatasource.*")
         datasource = _warehouse_datasource(context, database_url, suite.schema)
         try:
-            batch = (
-                datasource.add_table_asset(name=suite.table, table_name=suite.table)
-                .add_batch_definition_whole_table("whole_table")
-                .get_batch()
+            asset = (
+                datasource.add_table_asset(name=suite.table, table_name=suite.table) if rows is None
+                else datasource.add_query_asset(name=suite.table,
+                                                query=f"select * from {suite.qualified_table} where {rows}")
             )
+            batch = asset.add_batch_definition_whole_table("whole_table").get_batch()
             verdicts = batch.validate(
                 context.suites.add(gx.ExpectationSuite(name=suite.name, expectations=expectations)),
                 result_format="BOOLEAN_ONLY",

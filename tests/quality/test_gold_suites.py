@@ -112,8 +112,10 @@ def gold_specs() -> list[dg.AssetSpec]:
     return [dg.AssetSpec(["marts", t]) for t in dict.fromkeys(tables)]
 
 
-def run_check(warehouse, check: dg.AssetChecksDefinition) -> tuple[dg.ExecuteInProcessResult, dg.AssetCheckEvaluation]:
-    """Execute one check alone, as Dagster runs it: a job selecting only the check."""
+def run_check(warehouse, check: dg.AssetChecksDefinition, instance: dg.DagsterInstance | None = None,
+              ) -> tuple[dg.ExecuteInProcessResult, dg.AssetCheckEvaluation]:
+    """Execute one check alone, as Dagster runs it: a job selecting only the check. A fresh instance
+    (no earlier evaluation: the whole table) unless `instance` carries the check's history."""
     defs = dg.Definitions(
         assets=gold_specs(),
         asset_checks=[check],
@@ -121,7 +123,7 @@ def run_check(warehouse, check: dg.AssetChecksDefinition) -> tuple[dg.ExecuteInP
         resources={"warehouse": warehouse},
     )
     result = defs.resolve_job_def("gold_check").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False
     )
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) == 1
@@ -503,3 +505,55 @@ def test_a_column_dbt_no_longer_builds_fails_the_suite_with_the_error(good_data)
     assert entry["success"] is False
     assert "source" in entry["error"]
     assert len(entry["error"]) <= 200
+
+
+def test_an_incremental_fact_is_validated_from_where_its_suite_last_passed(good_data):
+    """fact_material_views declares the window its runs rewrite (two days before its latest session,
+    dbt config meta.tested_window): after a passing validation, the suite reads only that window from
+    the session it had reached. A failure records nothing, so its rows are read again until fixed; a
+    rewritten table file (full refresh, truncate) is validated whole."""
+    instance = dg.DagsterInstance.ephemeral()
+    check = check_for("material_views")
+
+    def validate() -> dg.AssetCheckEvaluation:
+        return run_check(good_data, check, instance)[1]
+
+    first = validate()
+    assert first.passed
+    assert first.metadata["validated_rows"].value == "whole table"
+    assert first.metadata["validated_through"].value == "2025-10-04 20:00:00+00"
+
+    # A broken row appears before the window (where no run of the model writes), a new session
+    # arrives: the suite reads the window only.
+    run_sql(good_data, "insert into marts.fact_material_views values "
+                       "('m-0', 'pv-0', 'bob', 'mat-1', 'CS101', '2025-09-20 08:00+00', 60, 600, 5, true),"
+                       "('m-3', 'pv-3', 'bob', 'mat-1', 'CS101', '2025-10-06 08:00+00', 60, 600, 0.1, false)")
+    windowed = validate()
+    assert windowed.passed
+    assert windowed.metadata["validated_rows"].value == (
+        "(started_at >= '2025-10-04 20:00:00+00'::timestamptz - interval '2 days')")
+    assert windowed.metadata["validated_through"].value == "2025-10-06 08:00:00+00"
+    # The same table validated whole (a fresh instance: no history) does see the old row.
+    whole = run_check(good_data, check)[1]
+    assert whole.metadata["failed_expectations"].value == ["completion_score_between_0_and_1"]
+    run_sql(good_data, "delete from marts.fact_material_views where session_sk = 'm-0'")
+
+    # A broken new session fails the suite, and keeps failing it after newer good sessions arrive.
+    run_sql(good_data, "insert into marts.fact_material_views values "
+                       "('m-4', 'pv-4', 'bob', 'mat-2', 'CS101', '2025-10-07 08:00+00', -5, 600, 0.2, false)")
+    failed = validate()
+    assert failed.metadata["failed_expectations"].value == ["active_seconds_not_negative"]
+    assert failed.metadata["validated_rows"].value == (
+        "(started_at >= '2025-10-06 08:00:00+00'::timestamptz - interval '2 days')")
+    run_sql(good_data, "insert into marts.fact_material_views values "
+                       "('m-5', 'pv-5', 'bob', 'mat-2', 'CS101', '2025-10-12 08:00+00', 30, 600, 0.05, false)")
+    still = validate()
+    assert still.metadata["failed_expectations"].value == ["active_seconds_not_negative"]
+    assert still.metadata["validated_rows"].value == failed.metadata["validated_rows"].value
+    run_sql(good_data, "update marts.fact_material_views set active_seconds = 5 where session_sk = 'm-4'")
+    fixed = validate()
+    assert fixed.passed and fixed.metadata["validated_through"].value == "2025-10-12 08:00:00+00"
+
+    # The table rewritten (truncate gives it a new file): validated whole again.
+    run_sql(good_data, GOOD_DATA)
+    assert validate().metadata["validated_rows"].value == "whole table"

@@ -5,6 +5,8 @@
 -- An incremental run reads only the activity of those days: each source is filtered to them, and the
 -- staging SQL ranks only the keys with rows in them (keys_where of latest_per_key), so the run's work grows
 -- with the days it recomputes, not with the history.
+{#- The days a run recomputes, declared once: the model's SQL and its tests' window (tested_windows.sql) read it. -#}
+{% set recomputed_days = 7 %}
 {{
     config(
         materialized='incremental',
@@ -12,13 +14,15 @@
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['engagement_sk'], 'unique': true}, {'columns': ['activity_date']}],
+        meta={'tested_window': {'through': 'max(activity_date)', 'type': 'date',
+                                'rows': 'activity_date >= {through} - ' ~ recomputed_days}},
     )
 }}
 
 {% set tz = var("study_timezone") %}
 {% set since %}
     {% if is_incremental() %}
-        {{ incremental_watermark("coalesce(max(activity_date), '1900-01-01'::date) - 7", 'date') }}
+        {{ incremental_watermark("coalesce(max(activity_date), '1900-01-01'::date) - " ~ recomputed_days, 'date') }}
     {% else %}
         '1900-01-01'::date
     {% endif %}

@@ -2,6 +2,8 @@
 -- sessions (a session's active seconds keep growing while it is open) and merges them on session_id;
 -- `dbt build --full-refresh` rebuilds the same rows from scratch. Only the keys of those sessions
 -- are ranked in staging (keys_where of latest_per_key): the run's work grows with the new sessions, not with history.
+{#- The window a run rewrites, declared once: the model's SQL and its tests' window (tested_windows.sql) read it. -#}
+{% set rewrites = "started_at >= {through} - interval '2 days'" %}
 {{
     config(
         materialized='incremental',
@@ -13,6 +15,7 @@
             {'columns': ['student_id', 'started_local_date']},
             {'columns': ['started_at']},
         ],
+        meta={'tested_window': {'through': 'max(started_at)', 'type': 'timestamptz', 'rows': rewrites}},
     )
 }}
 
@@ -31,10 +34,11 @@ select
     v.is_complete
 -- depends_on: {{ ref('stg_platform_file_viewing_sessions') }}
 {% if is_incremental() %}
-{% set since = incremental_watermark("coalesce(max(started_at), '-infinity'::timestamptz) - interval '2 days'", 'timestamptz') %}
-from ({{ stg_platform_file_viewing_sessions(keys_where='started_at >= ' ~ since) }}) as v
+{% set through = incremental_watermark("coalesce(max(started_at), '-infinity'::timestamptz)", 'timestamptz') %}
+{% set window = rewrites | replace('{through}', through) %}
+from ({{ stg_platform_file_viewing_sessions(keys_where=window) }}) as v
 left join {{ ref('stg_platform_courses') }} as c using (course_id)
-where v.started_at >= {{ since }}
+where {{ window }}  -- started_at: only the sessions have one
 {% else %}
 from {{ ref('stg_platform_file_viewing_sessions') }} as v
 left join {{ ref('stg_platform_courses') }} as c using (course_id)

@@ -6,6 +6,9 @@
 -- platform sessions of fact_material_views' own two-day window; the calendar part is small and any
 -- event may have moved or gone, so a run replaces all of it (the pre-hook deletes it first).
 -- `dbt build --full-refresh` gives the same rows.
+{#- The platform sessions a run re-reads, declared once: the model's SQL and its tests' window
+    (tested_windows.sql; the calendar part, rewritten whole, is always in it) read it. -#}
+{% set lookback = "interval '2 days'" %}
 {{
     config(
         materialized='incremental',
@@ -18,6 +21,8 @@
             {'columns': ['source', 'start_at']},
         ],
         pre_hook="{% if is_incremental() %}delete from {{ this }} where source <> 'platform'{% endif %}",
+        meta={'tested_window': {'through': "max(start_at) filter (where source = 'platform')", 'type': 'timestamptz',
+                                'rows': "source <> 'platform' or start_at >= {through} - " ~ lookback}},
     )
 }}
 
@@ -33,7 +38,7 @@ platform as (
         round(active_seconds / 60.0, 2)     as duration_minutes
     from {{ ref('fact_material_views') }}
     {% if is_incremental() %}
-    where started_at >= {{ incremental_watermark("coalesce(max(start_at), '-infinity'::timestamptz) - interval '2 days'", 'timestamptz', where="source = 'platform'") }}
+    where started_at >= {{ incremental_watermark("coalesce(max(start_at), '-infinity'::timestamptz) - " ~ lookback, 'timestamptz', where="source = 'platform'") }}
     {% endif %}
 ),
 

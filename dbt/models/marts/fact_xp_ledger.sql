@@ -2,6 +2,9 @@
 -- awards newer than the latest one it has (with an hour's overlap for late commits; the unique
 -- key keeps that overlap from duplicating anything). Only the keys of those awards are ranked in
 -- staging (keys_where of latest_per_key): the run's work grows with the new awards, not with the ledger.
+{#- The window a run rewrites (in the raw ledger's created_at), declared once: the model's SQL and its
+    tests' window (tested_windows.sql, in the fact's awarded_at) read it. -#}
+{% set lookback = "interval '1 hour'" %}
 {{
     config(
         materialized='incremental',
@@ -12,6 +15,8 @@
             {'columns': ['student_id', 'awarded_local_date']},
             {'columns': ['awarded_at']},
         ],
+        meta={'tested_window': {'through': 'max(awarded_at)', 'type': 'timestamptz',
+                                'rows': 'awarded_at >= {through} - ' ~ lookback}},
     )
 }}
 
@@ -28,7 +33,7 @@ select
     (p.created_at at time zone '{{ var("study_timezone") }}')::date     as awarded_local_date
 -- depends_on: {{ ref('stg_platform_points_transactions') }}
 {% if is_incremental() %}
-{% set since = incremental_watermark("coalesce(max(awarded_at), '-infinity'::timestamptz) - interval '1 hour'", 'timestamptz') %}
+{% set since = incremental_watermark("coalesce(max(awarded_at), '-infinity'::timestamptz) - " ~ lookback, 'timestamptz') %}
 from ({{ stg_platform_points_transactions(keys_where='created_at >= ' ~ since) }}) as p
 where p.created_at >= {{ since }}
 {% else %}
