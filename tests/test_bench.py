@@ -60,6 +60,10 @@ def test_bench_measures_every_stage_against_its_yardsticks(tmp_path):
     assert dbt["plain_seconds"] > 0 and dbt["dagster_seconds"] > 0 and dbt["dagster_steps"] >= 1
     dagster_models = {name.split("/")[-1] for name in full["dbt_model_seconds"]}
     assert {"fact_xp_ledger", "fact_daily_engagement", "dim_students"} <= dagster_models
+    # dbt's tests as dbt timed them: every one a check named after its test, not a GX suite.
+    slowest = full["dbt_slowest_tests"]
+    assert len(slowest) == 10 and full["dbt_test_seconds"] >= sum(slowest.values()) > 0
+    assert all(":" in name and ":gx_" not in name for name in slowest), slowest
     assert dagster_models <= set(dbt["plain_model_seconds"])
     search = report["yardsticks"]["search"]
     assert search["queries"] == 5 and search["chunks"] > 0

@@ -245,6 +245,7 @@ def _skipped_models(since: float) -> dict[str, str]:
 
 def _graph_figures(graph: GraphRun, command_seconds: float, sampler: TreeRssSampler) -> dict:
     per_stage = {}
+    tests = {name: round(seconds, 3) for name, seconds in graph.test_seconds().items()}
     steps_by_stage = graph.stage_steps()
     for stage, seconds in graph.stage_seconds().items():
         steps = steps_by_stage[stage]
@@ -264,6 +265,9 @@ def _graph_figures(graph: GraphRun, command_seconds: float, sampler: TreeRssSamp
         "rss_samples": len(sampler.samples),
         "stages": per_stage,
         "dbt_model_seconds": {k: round(v, 3) for k, v in sorted(graph.model_seconds().items())},
+        # dbt's tests, as dbt timed them: all of them together, and the ten slowest.
+        "dbt_test_seconds": round(sum(tests.values()), 3),
+        "dbt_slowest_tests": dict(sorted(tests.items(), key=lambda kv: -kv[1])[:10]),
     }
 
 

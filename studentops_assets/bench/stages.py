@@ -60,6 +60,8 @@ class StepTiming:
     assets: list[str] = field(default_factory=list)
     # dbt models: seconds per model as dbt reported them (the materialisation's "Execution Duration").
     model_seconds: dict[str, float] = field(default_factory=dict)
+    # dbt tests: seconds per test, the same way (the check evaluation's "Execution Duration").
+    test_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -98,6 +100,12 @@ class GraphRun:
             merged.update(step.model_seconds)
         return merged
 
+    def test_seconds(self) -> dict[str, float]:
+        merged: dict[str, float] = {}
+        for step in self.steps:
+            merged.update(step.test_seconds)
+        return merged
+
 
 def _groups() -> dict[dg.AssetKey, str | None]:
     from studentops_assets.definitions import defs
@@ -131,6 +139,7 @@ def read_graph_run(instance: dg.DagsterInstance, run_ids: Iterable[str]) -> Grap
         open_steps: dict[str, float] = {}
         touched: dict[str, list[tuple[dg.AssetKey, bool]]] = {}
         models: dict[str, dict[str, float]] = {}
+        tests: dict[str, dict[str, float]] = {}
         finished: dict[str, float] = {}
         for entry in instance.all_logs(run_id, of_type=_EVENTS):
             event = entry.dagster_event
@@ -150,7 +159,12 @@ def read_graph_run(instance: dg.DagsterInstance, run_ids: Iterable[str]) -> Grap
                 if duration is not None:
                     models.setdefault(event.step_key, {})[materialization.asset_key.to_user_string()] = float(duration.value)
             elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
-                touched.setdefault(event.step_key, []).append((event.event_specific_data.asset_key, False))
+                evaluation = event.event_specific_data
+                touched.setdefault(event.step_key, []).append((evaluation.asset_key, False))
+                duration = (evaluation.metadata or {}).get("Execution Duration")
+                if duration is not None:
+                    name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+                    tests.setdefault(event.step_key, {})[name] = float(duration.value)
         for step_key, started in open_steps.items():
             if step_key not in finished:
                 continue
@@ -166,7 +180,8 @@ def read_graph_run(instance: dg.DagsterInstance, run_ids: Iterable[str]) -> Grap
             else:
                 stage = "ai + digests"
             steps.append(StepTiming(run_id, step_key, stage, started, finished[step_key],
-                                    sorted({k.to_user_string() for k in materialised}), models.get(step_key, {})))
+                                    sorted({k.to_user_string() for k in materialised}), models.get(step_key, {}),
+                                    tests.get(step_key, {})))
     if not run_start or not run_end:
         raise ValueError("the materialise left no finished Dagster run in the instance")
     return GraphRun(run_ids, sorted(steps, key=lambda s: s.started), min(run_start), max(run_end))
