@@ -24,6 +24,11 @@ FORECAST_KEY = dg.AssetKey(["ml", "demand_forecast"])
 ACCURACY_KEY = dg.AssetKey(["ml", "forecast_accuracy"])
 ORIGINS = 4
 COVERAGE_BOUNDS = (0.90, 0.99)
+# The history ml/demand_forecast reads: the most any model looks back from its origin (gradient
+# boosting's TRAIN_WEEKS plus the four weeks its longest lag reaches; seasonal naive's interval five
+# weeks, the MASE scale TRAIN_WEEKS). It covers MIN_HISTORY too, so the short-series fallback picks
+# the same courses as on the whole history.
+FORECAST_HISTORY_WEEKS = fc.TRAIN_WEEKS + 4
 
 BACKTEST_DDL = """
 create schema if not exists ml;
@@ -365,7 +370,10 @@ def demand_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     chosen = _latest_overall(warehouse)
     model = chosen["model"] if chosen else fc.SEASONAL_NAIVE
     with warehouse.connection() as conn:
-        frame = demand_frame(conn)
+        span = _demand_hours(conn)
+        # Only the weeks a forecast reads (FORECAST_HISTORY_WEEKS): the forecast is the same as from the
+        # whole history, which grows with every week of data while the fit's window does not.
+        frame = demand_frame(conn, since=span[1] - pd.Timedelta(weeks=FORECAST_HISTORY_WEEKS)) if span else demand_frame(conn)
     if frame.empty:
         context.log.warning("no hourly demand recorded yet: nothing to forecast")
         return dg.MaterializeResult(metadata={"dagster/row_count": 0, "reason": "no hourly demand recorded yet"})

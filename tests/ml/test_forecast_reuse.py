@@ -21,6 +21,7 @@ import pytest
 
 from studentops_assets.ml import forecast as fc
 from studentops_assets.ml.forecast_assets import (
+    FORECAST_HISTORY_WEEKS,
     demand_forecast,
     forecast_backtest,
     interval_coverage_95,
@@ -29,9 +30,9 @@ from studentops_assets.ml.forecast_assets import (
 
 TZ = "Europe/Amsterdam"
 COURSES = {"CS101": 1.0, "MATH201": 2.5, "PHYS110": 0.6}
-# Monday 31 August 2026 00:00 in Amsterdam, to Thursday 3 December 10:00: thirteen whole weeks and a
-# part-week, across the end of summer time (25 October).
-FIRST_HOUR = pd.Timestamp("2026-08-30 22:00")
+# Monday 15 June 2026 00:00 in Amsterdam, to Thursday 3 December 10:00: 24 whole weeks (more than
+# ml/demand_forecast reads) and a part-week, across the end of summer time (25 October).
+FIRST_HOUR = pd.Timestamp("2026-06-14 22:00")
 LAST_HOUR = pd.Timestamp("2026-12-03 09:00")
 PROFILE = np.array([0.1, 0.05, 0, 0, 0, 0, 0.2, 0.8, 2, 3, 3.5, 3.5, 3, 3.5, 4, 4.5, 4.5, 4, 3.5, 4, 4.5, 4, 2.5, 1])
 # The four local Mondays whose week of actuals is complete by LAST_HOUR, as UTC instants.
@@ -227,3 +228,19 @@ def test_a_completed_week_moves_the_origins_and_refits(warehouse, baseline):
     meta = materialize(warehouse)
     assert meta["backtest_reused"] is False and meta["backtest_id"] not in ids
     assert meta["origins"] == [str(o) for o in [*ORIGINS[1:], pd.Timestamp("2026-11-29 23:00")]]
+
+
+def test_the_forecast_from_its_window_equals_the_forecast_from_the_whole_history(warehouse, baseline):
+    assert BASE["ds"].min() < BASE["ds"].max() - pd.Timedelta(weeks=FORECAST_HISTORY_WEEKS)  # the window cuts
+    meta = materialize(warehouse, [demand_forecast])
+    stored = pd.DataFrame(query(
+        warehouse, "select course_code, hour_start at time zone 'UTC', point, lo95, hi95, seasonal_naive, model "
+                   "from ml.demand_forecast where forecast_id = %s order by 1, 2", (meta["forecast_id"],)),
+        columns=["unique_id", "ds", "point", "lo", "hi", "naive", "model"])
+    pred, naive = fc.forecast(BASE, baseline["chosen_model"], tz=TZ)
+    whole = pred.merge(naive[["unique_id", "ds", "point"]].rename(columns={"point": "naive"}), on=["unique_id", "ds"])
+    whole = whole.sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    assert len(stored) == len(COURSES) * fc.HORIZON and set(stored["model"]) == {baseline["chosen_model"]}
+    for column in ("point", "lo", "hi", "naive"):
+        np.testing.assert_allclose(stored[column], whole[column].round(4), atol=1e-9)
+    pd.testing.assert_series_equal(stored["ds"], pd.Series(whole["ds"].to_numpy(), name="ds"), check_dtype=False)
