@@ -417,9 +417,10 @@ def demand_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     })
 
 
-ACCURACY_SQL = """
-drop table if exists ml.forecast_accuracy;
-create table ml.forecast_accuracy as
+# One accuracy row per forecast, model version, course and local date of the forecast hours: a function
+# of that forecast's rows of that date and the actual demand of the same hours (same instants, so the
+# same local date). `{where}` picks which rows are (re)computed.
+_ACCURACY_SELECT = """
 select
     f.forecast_id,
     f.model_version,
@@ -433,10 +434,59 @@ select
     avg(case when d.demand between f.lo95 and f.hi95 then 1.0 else 0.0 end) as coverage
 from ml.demand_forecast as f
 join marts.fact_hourly_demand as d on d.course_code = f.course_code and d.hour_start = f.hour_start
-group by 1, 2, 3, 4;
+{where}
+group by 1, 2, 3, 4
+"""
+
+ACCURACY_DDL = f"""
+create table if not exists ml.forecast_accuracy as {_ACCURACY_SELECT.format(where="")} with no data;
+create index if not exists forecast_accuracy_date on ml.forecast_accuracy (forecast_local_date);
+create index if not exists forecast_accuracy_forecast on ml.forecast_accuracy (forecast_id);
 comment on table ml.forecast_accuracy is
     'Every past demand forecast against the actual demand, once it exists: MASE and 95%% coverage by course and forecast date.';
+create table if not exists ml.forecast_accuracy_inputs (
+    local_date  date        primary key,
+    fingerprint text        not null,
+    scored_at   timestamptz not null default now()
+);
+comment on table ml.forecast_accuracy_inputs is
+    'Fingerprint of each local day of actual demand ml.forecast_accuracy was last computed from; the rows of a '
+    'day whose fingerprint moved are recomputed. Truncate it to recompute every row.';
+create table if not exists ml.forecast_accuracy_forecasts (
+    forecast_id text        primary key,
+    scored_at   timestamptz not null default now()
+);
+comment on table ml.forecast_accuracy_forecasts is
+    'The demand forecasts ml.forecast_accuracy has scored; a forecast not in it gets all its rows computed.';
 """
+
+# Per local day of the actuals: row count and sum of row hashes (the scheme of ml/feature_inputs.py),
+# one scan of fact_hourly_demand. The timezone and the accuracy SQL are part of every day's
+# fingerprint: a change to either moves every day, so every row is recomputed.
+_DEMAND_DAYS = """
+select (hour_start at time zone %(tz)s)::date, count(*),
+       sum(hashtextextended(hash_record_extended(row(course_code, hour_start, demand), 0)::text, 0))::text
+from marts.fact_hourly_demand
+group by 1
+"""
+# The distinct forecast ids by walking the primary key (one index probe per forecast) instead of
+# reading every forecast row: the table grows by a week of hours per course with every run.
+_FORECAST_IDS = """
+with recursive ids as (
+    (select forecast_id from ml.demand_forecast order by forecast_id limit 1)
+    union all
+    select (select f.forecast_id from ml.demand_forecast as f where f.forecast_id > ids.forecast_id
+            order by f.forecast_id limit 1)
+    from ids where ids.forecast_id is not null
+)
+select forecast_id from ids where forecast_id is not null
+"""
+
+
+def _accuracy_days(cur, tz: str) -> dict[dt.date, str]:
+    version = hashlib.sha256(f"{tz}|{_ACCURACY_SELECT}".encode()).hexdigest()[:16]
+    cur.execute(_DEMAND_DAYS, {"tz": tz})
+    return {day: f"{version}|{n}:{total}" for day, n, total in cur.fetchall()}
 
 
 @dg.asset(
@@ -448,7 +498,8 @@ comment on table ml.forecast_accuracy is
     description=(
         "Every kept demand forecast joined to the actual hourly demand once those hours exist: MAE, MASE "
         "(forecast and seasonal naive, scaled by the seasonal-naive in-sample error) and 95% interval coverage "
-        "per forecast, course and local forecast date: the forecast scored on the future it predicted."
+        "per forecast, course and local forecast date: the forecast scored on the future it predicted. Each run "
+        "recomputes the rows of new forecasts and of the local days whose actual demand changed."
     ),
 )
 def forecast_accuracy(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -456,7 +507,39 @@ def forecast_accuracy(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     with warehouse.connection() as conn:
         with conn.cursor() as cur:
             cur.execute(FORECAST_DDL)
-            cur.execute(ACCURACY_SQL, {"tz": tz})
+            cur.execute(ACCURACY_DDL, {"tz": tz})  # the table's column types come from the query
+            # Only the rows whose inputs moved: the days of actuals whose fingerprint changed (late or new
+            # hours), every day of a forecast not scored yet, none of a forecast no longer kept.
+            t0 = time.perf_counter()
+            current = _accuracy_days(cur, tz)
+            cur.execute("select local_date, fingerprint from ml.forecast_accuracy_inputs")
+            stored = dict(cur.fetchall())
+            days = sorted({d for d, fp in current.items() if stored.get(d) != fp} | (set(stored) - set(current)))
+            cur.execute(_FORECAST_IDS)
+            kept = {f for (f,) in cur.fetchall()}
+            cur.execute("select forecast_id from ml.forecast_accuracy_forecasts")
+            scored = {f for (f,) in cur.fetchall()}
+            new, gone = sorted(kept - scored), sorted(scored - kept)
+            fingerprint_seconds = round(time.perf_counter() - t0, 3)
+            cur.execute("delete from ml.forecast_accuracy where forecast_local_date = any(%(days)s) "
+                        "or forecast_id = any(%(forecasts)s)", {"days": days, "forecasts": new + gone})
+            if days:
+                cur.execute("insert into ml.forecast_accuracy " + _ACCURACY_SELECT.format(
+                    where="where (d.hour_start at time zone %(tz)s)::date = any(%(days)s) "
+                          "and f.forecast_id <> all(%(new)s)"), {"tz": tz, "days": days, "new": new})
+                recomputed = cur.rowcount
+            else:
+                recomputed = 0
+            if new:
+                cur.execute("insert into ml.forecast_accuracy " + _ACCURACY_SELECT.format(
+                    where="where f.forecast_id = any(%(new)s)"), {"tz": tz, "new": new})
+                recomputed += cur.rowcount
+            cur.execute("delete from ml.forecast_accuracy_inputs where local_date = any(%s)", (days,))
+            cur.execute("insert into ml.forecast_accuracy_inputs (local_date, fingerprint) "
+                        "select * from unnest(%s::date[], %s::text[])",
+                        ([d for d in days if d in current], [current[d] for d in days if d in current]))
+            cur.execute("delete from ml.forecast_accuracy_forecasts where forecast_id = any(%s)", (gone,))
+            cur.execute("insert into ml.forecast_accuracy_forecasts (forecast_id) select unnest(%s::text[])", (new,))
             cur.execute("select count(*), sum(hours_observed), avg(mase), avg(mase_seasonal_naive), "
                         "sum(coverage * hours_observed) / nullif(sum(hours_observed), 0), count(distinct forecast_id) "
                         "from ml.forecast_accuracy")
@@ -468,6 +551,11 @@ def forecast_accuracy(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 
     return dg.MaterializeResult(metadata={
         "dagster/row_count": int(n),
+        "rows_recomputed": int(recomputed),
+        "days_recomputed": len(days),
+        "forecasts_new": len(new),
+        "forecasts_dropped": len(gone),
+        "fingerprint_seconds": fingerprint_seconds,
         "hours_observed": int(hours or 0),
         "forecasts_scored": int(forecasts),
         "mase": num(mase),

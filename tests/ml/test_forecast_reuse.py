@@ -21,8 +21,11 @@ import pytest
 
 from studentops_assets.ml import forecast as fc
 from studentops_assets.ml.forecast_assets import (
+    _ACCURACY_SELECT,
+    FORECAST_DDL,
     FORECAST_HISTORY_WEEKS,
     demand_forecast,
+    forecast_accuracy,
     forecast_backtest,
     interval_coverage_95,
     mase_below_seasonal_naive,
@@ -244,3 +247,61 @@ def test_the_forecast_from_its_window_equals_the_forecast_from_the_whole_history
     for column in ("point", "lo", "hi", "naive"):
         np.testing.assert_allclose(stored[column], whole[column].round(4), atol=1e-9)
     pd.testing.assert_series_equal(stored["ds"], pd.Series(whole["ds"].to_numpy(), name="ds"), check_dtype=False)
+
+
+# --- ml/forecast_accuracy: incremental, and what a from-scratch computation gives ----------------------
+
+def accuracy_rows(warehouse) -> set[tuple]:
+    return set(query(warehouse, "select forecast_id, model_version, course_code, forecast_local_date, forecasted_at, "
+                                "hours_observed, round(mae::numeric, 9), round(mase::numeric, 9), "
+                                "round(mase_seasonal_naive::numeric, 9), round(coverage, 9) from ml.forecast_accuracy"))
+
+
+def accuracy_from_scratch(warehouse) -> set[tuple]:
+    sql = _ACCURACY_SELECT.format(where="")
+    return set(query(warehouse, f"select forecast_id, model_version, course_code, forecast_local_date, forecasted_at, "
+                                f"hours_observed, round(mae::numeric, 9), round(mase::numeric, 9), "
+                                f"round(mase_seasonal_naive::numeric, 9), round(coverage, 9) from ({sql}) as a",
+                     {"tz": TZ}))
+
+
+def test_forecast_accuracy_recomputes_only_the_rows_whose_inputs_moved(warehouse, baseline):
+    query(warehouse, FORECAST_DDL)
+    query(warehouse, "delete from ml.demand_forecast where forecast_id like 'fc-past-%%'")
+    # Two forecasts "made" in the past, over hours whose actuals exist: off by one and by two sessions.
+    for name, offset, days_back in (("fc-past-1", 1, 6), ("fc-past-2", 2, 3)):
+        query(warehouse, "insert into ml.demand_forecast select %(name)s, course_code, hour_start, demand + %(off)s, "
+                         "demand, demand + 3, demand + 2, 'hgb_conformal', 'hgb_conformal@test', %(origin)s, 0.5, now() "
+                         "from marts.fact_hourly_demand where hour_start >= %(origin)s "
+                         "and hour_start < %(origin)s + interval '7 days'",
+              {"name": name, "off": offset,
+               "origin": (LAST_HOUR - pd.Timedelta(days=days_back)).tz_localize("UTC").to_pydatetime()})
+    first = materialize(warehouse, [forecast_accuracy])
+    assert first["forecasts_new"] >= 2 and accuracy_rows(warehouse) == accuracy_from_scratch(warehouse)
+    (mae,), = query(warehouse, "select avg(mae) from ml.forecast_accuracy where forecast_id = 'fc-past-1'")
+    assert float(mae) == pytest.approx(1.0)
+
+    # Nothing moved: nothing is recomputed, the rows stay.
+    rows = accuracy_rows(warehouse)
+    again = materialize(warehouse, [forecast_accuracy])
+    assert (again["rows_recomputed"], again["days_recomputed"], again["forecasts_new"]) == (0, 0, 0)
+    assert accuracy_rows(warehouse) == rows
+
+    # Late data for one hour both forecasts cover: exactly that local day's rows are recomputed.
+    hour = (LAST_HOUR - pd.Timedelta(days=2, hours=5)).tz_localize("UTC")
+    query(warehouse, "update marts.fact_hourly_demand set demand = demand + 10 where course_code = 'CS101' "
+                     "and hour_start = %s", (hour.to_pydatetime(),))
+    late = materialize(warehouse, [forecast_accuracy])
+    day = hour.tz_convert(TZ).date()
+    (per_day,), = query(warehouse, "select count(*) from ml.forecast_accuracy where forecast_local_date = %s", (day,))
+    assert late["days_recomputed"] == 1 and late["rows_recomputed"] == per_day > 0 and late["forecasts_new"] == 0
+    after = accuracy_rows(warehouse)
+    assert after == accuracy_from_scratch(warehouse)
+    assert {r for r in after ^ rows} and all(r[3] == day for r in after ^ rows)
+
+    # A forecast no longer kept loses its rows.
+    query(warehouse, "delete from ml.demand_forecast where forecast_id = 'fc-past-2'")
+    dropped = materialize(warehouse, [forecast_accuracy])
+    assert dropped["forecasts_dropped"] == 1
+    assert accuracy_rows(warehouse) == accuracy_from_scratch(warehouse)
+    assert not query(warehouse, "select 1 from ml.forecast_accuracy where forecast_id = 'fc-past-2'")
