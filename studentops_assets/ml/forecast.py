@@ -220,12 +220,13 @@ def score(pred: pd.DataFrame, actual: pd.DataFrame, scale: pd.Series) -> pd.Data
 
 def weekly_origins(last_hour: pd.Timestamp, n: int, tz: str, h: int = HORIZON) -> list[pd.Timestamp]:
     """The starts (UTC, tz-naive) of the last `n` weeks of the calendar in `tz` (Monday 00:00 local)
-    whose `h`-hour horizon ends at or before `last_hour`, oldest first.
+    whose `h`-hour horizon has been recorded (ends with `last_hour`, the latest recorded hour, or
+    before it), oldest first.
 
     The grid is the calendar's, not the data's: new hours inside the current week leave the origins
-    where they were, so a rerun after a delta can reuse the backtest; they move once a week, when a
-    week's horizon completes. `last_hour` itself is not part of any horizon: it is the hour of the
-    latest recorded session and may still be filling up."""
+    where they were, so a rerun after a delta can reuse the backtest; they move once a week, when the
+    last hour of a week is recorded. (Should that hour still be filling up, the sessions that arrive
+    later change the backtest's inputs, and the next run refits: nothing stale is kept.)"""
     local = pd.Timestamp(last_hour).tz_localize("UTC").tz_convert(tz)
     monday = local.date() - dt.timedelta(days=local.weekday())
     origins: list[pd.Timestamp] = []
@@ -235,7 +236,7 @@ def weekly_origins(last_hour: pd.Timestamp, n: int, tz: str, h: int = HORIZON) -
         # Midnight can be skipped or repeated by a DST change in a few zones: take the first instant.
         start = pd.Timestamp(day).tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
         start = start.tz_convert("UTC").tz_localize(None)
-        if start + pd.Timedelta(hours=h) <= last_hour:
+        if start + pd.Timedelta(hours=h) <= last_hour + pd.Timedelta(hours=1):
             origins.append(start)
         week += 1
     return sorted(origins)

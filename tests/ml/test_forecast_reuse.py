@@ -126,11 +126,11 @@ def test_origins_are_the_last_complete_local_weeks():
     for origin in ORIGINS:
         local = origin.tz_localize("UTC").tz_convert(zone)
         assert (local.weekday(), local.hour, local.minute) == (0, 0, 0)
-    # New hours inside the week: the same origins, up to the hour before the week's last one is recorded.
-    week_end = pd.Timestamp("2026-12-06 23:00")  # Monday 7 December 00:00 in Amsterdam
-    assert fc.weekly_origins(week_end - pd.Timedelta(hours=1), 4, TZ) == ORIGINS
-    # Once the hour after the week is recorded, the week is complete and the origins move by a week.
-    assert fc.weekly_origins(week_end, 4, TZ) == [*ORIGINS[1:], pd.Timestamp("2026-11-29 23:00")]
+    # New hours inside the week: the same origins, until the week's last hour is recorded.
+    last_of_week = pd.Timestamp("2026-12-06 22:00")  # Sunday 6 December 23:00 in Amsterdam
+    assert fc.weekly_origins(last_of_week - pd.Timedelta(hours=1), 4, TZ) == ORIGINS
+    # Then the week is complete and the origins move by a week.
+    assert fc.weekly_origins(last_of_week, 4, TZ) == [*ORIGINS[1:], pd.Timestamp("2026-11-29 23:00")]
     # Across the autumn DST change the origins stay on local midnight (22:00 UTC before it, 23:00 after).
     assert fc.weekly_origins(pd.Timestamp("2026-11-01 10:00"), 2, TZ) == [pd.Timestamp("2026-10-11 22:00"),
                                                                          pd.Timestamp("2026-10-18 22:00")]
@@ -225,8 +225,8 @@ def test_changed_history_inside_the_window_refits(warehouse, baseline, moved):
 
 def test_a_completed_week_moves_the_origins_and_refits(warehouse, baseline):
     ids = backtest_ids(warehouse)
-    week_end = pd.Timestamp("2026-12-06 23:00")
-    grown = pd.concat([BASE, demand_rows(LAST_HOUR + pd.Timedelta(hours=1), week_end, seed=9)])
+    last_of_week = pd.Timestamp("2026-12-06 22:00")  # Sunday 23:00 in Amsterdam
+    grown = pd.concat([BASE, demand_rows(LAST_HOUR + pd.Timedelta(hours=1), last_of_week, seed=9)])
     write_demand(warehouse, grown)
     meta = materialize(warehouse)
     assert meta["backtest_reused"] is False and meta["backtest_id"] not in ids
