@@ -9,9 +9,15 @@ Dagster assets and `studentops forecast-eval`.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import hashlib
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -210,6 +216,44 @@ def score(pred: pd.DataFrame, actual: pd.DataFrame, scale: pd.Series) -> pd.Data
     return per
 
 
+# --- backtest origins -------------------------------------------------------------------------------
+
+def weekly_origins(last_hour: pd.Timestamp, n: int, tz: str, h: int = HORIZON) -> list[pd.Timestamp]:
+    """The starts (UTC, tz-naive) of the last `n` weeks of the calendar in `tz` (Monday 00:00 local)
+    whose `h`-hour horizon has been recorded (ends with `last_hour`, the latest recorded hour, or
+    before it), oldest first.
+
+    The grid is the calendar's, not the data's: new hours inside the current week leave the origins
+    where they were, so a rerun after a delta can reuse the backtest; they move once a week, when the
+    last hour of a week is recorded. (Should that hour still be filling up, the sessions that arrive
+    later change the backtest's inputs, and the next run refits: nothing stale is kept.)"""
+    local = pd.Timestamp(last_hour).tz_localize("UTC").tz_convert(tz)
+    monday = local.date() - dt.timedelta(days=local.weekday())
+    origins: list[pd.Timestamp] = []
+    week = 0
+    while len(origins) < n:
+        day = monday - dt.timedelta(weeks=week)
+        # Midnight can be skipped or repeated by a DST change in a few zones: take the first instant.
+        start = pd.Timestamp(day).tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+        start = start.tz_convert("UTC").tz_localize(None)
+        if start + pd.Timedelta(hours=h) <= last_hour + pd.Timedelta(hours=1):
+            origins.append(start)
+        week += 1
+    return sorted(origins)
+
+
+@functools.cache
+def code_version(candidates: tuple[str, ...] = CANDIDATES) -> str:
+    """What a backtest's figures depend on besides its data: this module (the models, the scores, the
+    choice), the candidates, and the libraries the candidates fit with (an upgrade can move a split or
+    a quantile)."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    libraries = {name: version(name) for name in ("numpy", "pandas", "scikit-learn", "mapie", "statsforecast")}
+    digest.update(repr((candidates, HORIZON, SEASON, LEVEL, MIN_HISTORY, TRAIN_WEEKS, CONFORMAL_WEEKS, LAGS,
+                        sorted(libraries.items()))).encode())
+    return digest.hexdigest()
+
+
 @dataclass
 class Backtest:
     origins: list[pd.Timestamp]
@@ -218,20 +262,30 @@ class Backtest:
     overall: pd.DataFrame  # per model: mase, coverage, mae, hours
     chosen: str
     seconds: dict[str, float] = field(default_factory=dict)
-    last_origin_forecasts: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # per origin, per model: the forecast made at that origin (unique_id, ds, point, lo, hi, model)
+    forecasts: dict[pd.Timestamp, dict[str, pd.DataFrame]] = field(default_factory=dict)
+
+    @property
+    def last_origin_forecasts(self) -> dict[str, pd.DataFrame]:
+        return self.forecasts[self.origins[-1]]
 
 
-def backtest(frame: pd.DataFrame, origins: int = 4, h: int = HORIZON, tz: str = "UTC",
+def backtest(frame: pd.DataFrame, origins: int | Sequence[pd.Timestamp] = 4, h: int = HORIZON, tz: str = "UTC",
              candidates: tuple[str, ...] = CANDIDATES) -> Backtest:
-    """Rolling origin: the last `origins` weeks, each forecast from the history before it. MASE is
+    """Rolling origin: each origin's forecast from the history before it, scored on the `h` hours from
+    it. `origins` is either the origins themselves (`weekly_origins`: ml/forecast_backtest) or a number
+    of weeks ending at the frame's last hour (`studentops forecast-eval` on a file). MASE is
     scaled by the seasonal-naive in-sample MAE of the history before the first origin; coverage counts
     actuals inside the 95% interval. The candidate with the lowest overall MASE is chosen, seasonal
     naive included: a model that cannot beat it is not used."""
-    end = frame["ds"].max() + pd.Timedelta(hours=1)
-    starts = [end - pd.Timedelta(hours=h * k) for k in range(origins, 0, -1)]
+    if isinstance(origins, int):
+        end = frame["ds"].max() + pd.Timedelta(hours=1)
+        starts = [end - pd.Timedelta(hours=h * k) for k in range(origins, 0, -1)]
+    else:
+        starts = sorted(pd.Timestamp(o) for o in origins)
     first = starts[0]
     scale = mase_scale(frame[frame["ds"] < first])
-    rows, seconds, last_fc = [], {}, {}
+    rows, seconds, forecasts = [], {}, {}
     for origin in starts:
         history = frame[frame["ds"] < origin]
         actual = frame[(frame["ds"] >= origin) & (frame["ds"] < origin + pd.Timedelta(hours=h))]
@@ -245,8 +299,7 @@ def backtest(frame: pd.DataFrame, origins: int = 4, h: int = HORIZON, tz: str = 
         for name, pred in outputs.items():
             per = score(pred, actual, scale).assign(model=name, origin=origin)
             rows.append(per.reset_index())
-            if origin == starts[-1]:
-                last_fc[name] = pred
+        forecasts[origin] = outputs
     per_origin = pd.concat(rows, ignore_index=True)
     # Per series over all origins: hour-weighted means.
     per_origin["abs_sum"] = per_origin["mae"] * per_origin["hours"]
@@ -263,7 +316,7 @@ def backtest(frame: pd.DataFrame, origins: int = 4, h: int = HORIZON, tz: str = 
                              "coverage": np.average(g["coverage"], weights=g["hours"]), "hours": g["hours"].sum(),
                              "series": len(g)}), include_groups=False)
     chosen = str(overall["mase"].idxmin()) if len(overall) else SEASONAL_NAIVE
-    return Backtest(starts, per_series, overall, chosen, seconds, last_fc)
+    return Backtest(starts, per_series, overall, chosen, seconds, forecasts)
 
 
 def summary(bt: Backtest) -> dict:
