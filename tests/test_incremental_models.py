@@ -124,13 +124,14 @@ def _dbt_result(home: Home, target: Path, *args: str) -> subprocess.CompletedPro
 
 
 def test_tests_of_an_incremental_fact_read_the_rows_since_they_last_passed(built, tmp_path):
-    """dbt's tests on fact_xp_ledger check the awards from an hour before the ledger's end when its
-    tests last all passed (meta.tested_window, macros/tested_windows.sql), not the whole ledger. A
+    """dbt's tests on fact_xp_ledger check the awards from an hour before where the ledger ended when
+    each test last passed (meta.tested_window, macros/tested_windows.sql), not the whole ledger. A
     failure records nothing, so the rows it failed on are tested again until fixed; a rewritten table
     file, --full-refresh and `test_whole_tables` test the whole table."""
     target = tmp_path / "target"
     _dbt(built, target, "build", "--select", "fact_xp_ledger")
-    recorded = "select validated_through, relation_filenode from meta.validated_through where relation_name = 'marts.fact_xp_ledger'"
+    recorded = ("select validated_through, relation_filenode from meta.tested_through "
+                "where test_id like 'test.%.not_null_fact_xp_ledger_student_id.%'")
     (through, filenode), = built.query(recorded)
     assert through == built.query("select max(awarded_at)::text from marts.fact_xp_ledger")[0][0]
     assert filenode == built.query("select pg_relation_filenode('marts.fact_xp_ledger')")[0][0]
@@ -169,3 +170,64 @@ def test_tests_of_an_incremental_fact_read_the_rows_since_they_last_passed(built
     compiled = next(target.glob("compiled/**/not_null_fact_xp_ledger_student_id.sql")).read_text()
     assert "dbt_subquery" not in compiled
     assert built.query(recorded)[0][1] == built.query("select pg_relation_filenode('marts.fact_xp_ledger')")[0][0]
+
+
+def test_tests_of_a_staging_view_rank_only_the_keys_written_since_they_last_passed(built, tmp_path):
+    """The staging views rank every version in their raw replica. Their row-by-row tests (not_null,
+    accepted_values, unique on the key) rank only the keys with a row version written since the
+    invocation in which they last passed started (meta.tested_versions, by transaction id): a row
+    appended by hand is read at once and fails until it is fixed; rows tested before are not read
+    again unless the whole table is asked for. Tests across keys (unique on another column) read the
+    whole view."""
+    target = tmp_path / "target"
+    view, raw = "stg_platform_points_transactions", "raw.platform_points_transactions"
+    not_null = "not_null_stg_platform_points_transactions_user_id"
+    _dbt(built, target, "build", "--select", view)
+    marks = built.query("select test_id from meta.tested_versions where test_id like 'test.%stg_platform_points_transactions%'")
+    # Four tests look at one key's row (not_null twice, accepted_values, unique on the key); unique on
+    # source_id does not and keeps no mark.
+    names = sorted(t.split(".")[2] for (t,) in marks)
+    assert len(names) == 4 and not any("source_id" in n for n in names), names
+    assert f"unique_{view}_points_transaction_id" in names and not_null in names
+    assert built.query("select count(*) from meta.versions_under_test")[0][0] == 0
+
+    def compiled(test: str) -> str:
+        return next(target.glob(f"compiled/**/{test}.sql")).read_text()
+
+    def ranked(test: str) -> int:
+        plan = built.query("explain (analyze, format json) " + compiled(test))[0][0]
+        return max(_window_rows((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]))
+
+    # Nothing written since the build's tests passed: the next run ranks no version at all, where the
+    # whole view ranks every one.
+    _dbt(built, target, "test", "--select", view)
+    assert "age(xmin) <= age(" in compiled(not_null)
+    assert ranked(not_null) == 0 < built.query(f"select count(*) from {raw}")[0][0]
+    # unique on source_id compares rows of different keys: the whole view.
+    assert "xmin" not in compiled("unique_stg_platform_points_transactions_source_id")
+
+    # An award appended by hand, without a user: read at once, failing until fixed.
+    built.query(f"insert into {raw} (id, user_id, amount, action, reason, source_id, created_at) "
+                "values (gen_random_uuid(), null, 5, 'file_completed', 'by hand', 'by-hand:1', now())")
+    for _ in range(2):
+        failed = _dbt_result(built, target, "test", "--select", view)
+        assert failed.returncode != 0 and not_null in failed.stdout
+        assert ranked(not_null) == 1
+    (user,) = built.query(f"select user_id from {raw} where user_id is not null limit 1")[0]
+    built.query(f"update {raw} set user_id = %s where user_id is null", (user,))
+    assert _dbt_result(built, target, "test", "--select", view).returncode == 0
+    # The passing run read the fixed row; the run after it reads nothing again.
+    assert ranked(not_null) == 1
+    _dbt(built, target, "test", "--select", view)
+    assert ranked(not_null) == 0
+
+    # The whole table on request, and for a view whose definition changed.
+    _dbt(built, target, "test", "--select", view, "--vars", "{test_whole_tables: true}")
+    assert "xmin" not in compiled(not_null)
+    built.query("update meta.tested_versions set view_definition = 'another view' "
+                f"where test_id like 'test.%.{not_null}.%'")
+    _dbt(built, target, "test", "--select", view)
+    assert "xmin" not in compiled(not_null)
+    _dbt(built, target, "test", "--select", view)
+    assert "xmin" in compiled(not_null)
+    built.query(f"delete from {raw} where reason = 'by hand'")

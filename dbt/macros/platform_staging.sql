@@ -1,6 +1,7 @@
-{#- Staging SQL of the platform tables the incremental marts read. Each stg_ view is one of these
-    macros without arguments; an incremental mart calls it with keys_where (latest_per_key) so its run
-    ranks only the keys with rows in its window, not the history. -#}
+{#- Staging SQL of the large platform tables. Each stg_ view is one of these macros without
+    arguments; an incremental mart calls it with keys_where (latest_per_key) so its run ranks only the
+    keys with rows in its window, not the history, and so do the views' own tests
+    (meta.tested_loads, tested_windows.sql): they rank the keys of rows loaded since they last passed. -#}
 
 {% macro stg_platform_file_viewing_sessions(keys_where=none) -%}
 select
@@ -54,4 +55,16 @@ select
     created_at,
     updated_at
 from ({{ latest_per_key(source('platform', 'platform_user_notes'), 'id', 'updated_at desc', keys_where) }}) s
+{%- endmacro %}
+
+{% macro stg_platform_audit_logs(keys_where=none) -%}
+select
+    id::uuid            as audit_log_id,
+    actor_id::uuid      as actor_id,
+    action,
+    entity,
+    entity_id::uuid     as entity_id,
+    details::jsonb      as details,
+    created_at
+from ({{ latest_per_key(source('platform', 'platform_audit_logs'), 'id', 'created_at', keys_where) }}) s
 {%- endmacro %}

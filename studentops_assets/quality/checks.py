@@ -9,7 +9,7 @@ import dagster as dg
 
 from resources.warehouse import WarehouseResource
 
-from .gx_runner import GoldSuite, SuiteOutcome, validate_suite
+from .gx_runner import GoldSuite, SuiteOutcome, suite_fingerprint, validate_suite
 from .suites import GOLD_SUITES
 from .tested_windows import ValidationScope, last_passing_scope, tested_window, validation_scope
 
@@ -29,7 +29,8 @@ def gold_suite_check(suite: GoldSuite) -> dg.AssetChecksDefinition:
         # The large incremental facts: only the rows written since the suite last passed.
         last = last_passing_scope(context.instance, key)
         with warehouse.connection() as conn, conn.cursor() as cur:
-            scope = validation_scope(cur, suite.qualified_table, tested_window(suite.qualified_table), last)
+            scope = validation_scope(cur, suite.qualified_table, tested_window(suite.qualified_table), last,
+                                     fingerprint=suite_fingerprint(suite))
         outcome = validate_suite(warehouse.url(), suite, rows=scope.condition)
         for failed in outcome.failed:
             reason = failed.error or f"{failed.unexpected_count} unexpected"

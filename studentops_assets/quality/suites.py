@@ -45,9 +45,10 @@ def _current_versions():
 
 
 def _course_code_in_dim_courses(key: str) -> "Expectation":
+    # whole_table: a course that leaves dim_courses orphans old rows too, not only the newest.
     return _gxe().UnexpectedRowsExpectation(
         description="Every course_code is null or a course of marts.dim_courses.",
-        meta=_named("course_code_in_dim_courses"),
+        meta={"name": "course_code_in_dim_courses", "whole_table": True},
         unexpected_rows_query=f"""
             select f.{key}, f.course_code
             from {{batch}} as f

@@ -8,7 +8,9 @@ the rows go (e.g. `max(started_at)`), and `rows`, the condition selecting what a
 when the table reached `{through}` before it. A passing suite records in its check's metadata how far
 it validated and which table file it read (`pg_relation_filenode`); the next run validates only
 `rows` at that recorded value. A failing suite records nothing, so its next run reads the same rows
-again (and the new ones), until they pass.
+again (and the new ones), until they pass. The mark also holds a fingerprint of the suite's
+expectations: an edited suite validates the whole table once. Rules across tables read the whole
+table every time (gx_runner.reads_whole_table).
 
 The whole table is validated when there is no passing evaluation yet, when the table's file changed
 (a full refresh creates a new table; TRUNCATE, VACUUM FULL and CLUSTER rewrite it), and for tables
@@ -37,6 +39,8 @@ class TestedWindow:
     through: str
     type: str
     rows: str
+    # Used by dbt's tests only (tested_windows.sql): surrogate keys hashed from the unique key.
+    derived_keys: tuple[str, ...] = ()
 
     def condition(self, validated_through: str) -> str:
         literal = "'" + validated_through.replace("'", "''") + "'::" + self.type
@@ -52,6 +56,7 @@ class ValidationScope:
     through: str | None
     filenode: int | None
     since: str | None = None
+    fingerprint: str | None = None
 
     @property
     def whole_table(self) -> bool:
@@ -62,6 +67,8 @@ class ValidationScope:
         if self.through is not None and self.filenode is not None:
             out["validated_through"] = dg.MetadataValue.text(self.through)
             out["relation_filenode"] = dg.MetadataValue.int(self.filenode)
+            if self.fingerprint is not None:
+                out["suite_fingerprint"] = dg.MetadataValue.text(self.fingerprint)
         return out
 
 
@@ -72,7 +79,9 @@ def _windows(manifest_path: Path, mtime_ns: int) -> dict[str, TestedWindow]:
     for node in manifest["nodes"].values():
         window = (node.get("config", {}).get("meta") or {}).get("tested_window")
         if node["resource_type"] == "model" and window:
-            out[f"{node['schema']}.{node.get('alias') or node['name']}"] = TestedWindow(**window)
+            out[f"{node['schema']}.{node.get('alias') or node['name']}"] = TestedWindow(
+                through=window["through"], type=window["type"], rows=window["rows"],
+                derived_keys=tuple(window.get("derived_keys", ())))
     return out
 
 
@@ -85,7 +94,8 @@ def tested_window(qualified_table: str) -> TestedWindow | None:
 
 
 def last_passing_scope(instance: dg.DagsterInstance, check_key: dg.AssetCheckKey) -> dict | None:
-    """`validated_through` and `relation_filenode` of the check's latest passing evaluation."""
+    """`validated_through`, `relation_filenode` and `suite_fingerprint` of the check's latest passing
+    evaluation."""
     records = instance.event_log_storage.get_asset_check_execution_history(
         check_key, limit=1, status={AssetCheckExecutionRecordStatus.SUCCEEDED}
     )
@@ -94,12 +104,16 @@ def last_passing_scope(instance: dg.DagsterInstance, check_key: dg.AssetCheckKey
     metadata = records[0].event.dagster_event.event_specific_data.metadata
     if "validated_through" not in metadata or "relation_filenode" not in metadata:
         return None
-    return {"through": metadata["validated_through"].value, "filenode": metadata["relation_filenode"].value}
+    fingerprint = metadata.get("suite_fingerprint")
+    return {"through": metadata["validated_through"].value, "filenode": metadata["relation_filenode"].value,
+            "fingerprint": fingerprint.value if fingerprint is not None else None}
 
 
-def validation_scope(cur, qualified_table: str, window: TestedWindow | None, last: dict | None) -> ValidationScope:
+def validation_scope(cur, qualified_table: str, window: TestedWindow | None, last: dict | None,
+                     fingerprint: str | None = None) -> ValidationScope:
     """The rows to validate now, and what to record if they pass (read before validating: rows a
-    concurrent run writes meanwhile are validated next time)."""
+    concurrent run writes meanwhile are validated next time). `fingerprint` identifies the suite's
+    expectations: a mark made by another version of the suite does not count."""
     if window is None:
         return ValidationScope(condition=None, through=None, filenode=None)
     schema, table = qualified_table.split(".", 1)
@@ -116,7 +130,7 @@ def validation_scope(cur, qualified_table: str, window: TestedWindow | None, las
         cur.connection.rollback()
         return ValidationScope(condition=None, through=None, filenode=None)
     filenode, through = cur.fetchone()
-    if last is None or last["filenode"] != filenode:
-        return ValidationScope(condition=None, through=through, filenode=filenode)
+    if last is None or last["filenode"] != filenode or last.get("fingerprint") != fingerprint:
+        return ValidationScope(condition=None, through=through, filenode=filenode, fingerprint=fingerprint)
     return ValidationScope(condition=window.condition(last["through"]), through=through, filenode=filenode,
-                           since=last["through"])
+                           since=last["through"], fingerprint=fingerprint)

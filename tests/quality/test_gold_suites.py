@@ -17,8 +17,9 @@ import pytest
 
 from resources.warehouse import WarehouseResource
 from studentops_assets.quality.checks import GOLD_SUITE_CHECKS
-from studentops_assets.quality.gx_runner import SAMPLE_ROWS
+from studentops_assets.quality.gx_runner import SAMPLE_ROWS, suite_fingerprint
 from studentops_assets.quality.suites import GOLD_SUITES, STUDY_SESSIONS
+from studentops_assets.quality.tested_windows import tested_window, validation_scope
 
 GOLD_TABLES_DDL = """
 create schema if not exists marts;
@@ -538,6 +539,16 @@ def test_an_incremental_fact_is_validated_from_where_its_suite_last_passed(good_
     assert whole.metadata["failed_expectations"].value == ["completion_score_between_0_and_1"]
     run_sql(good_data, "delete from marts.fact_material_views where session_sk = 'm-0'")
 
+    # A lookup in another table reads the whole table all the same: an old session whose course is
+    # not (or no longer) in dim_courses fails the windowed validation too.
+    run_sql(good_data, "insert into marts.fact_material_views values "
+                       "('m-9', 'pv-9', 'bob', 'mat-1', 'XX999', '2025-09-21 08:00+00', 60, 600, 0.5, false)")
+    orphan = validate()
+    assert orphan.metadata["validated_rows"].value == windowed.metadata["validated_rows"].value.replace(
+        "2025-10-04 20:00:00+00", "2025-10-06 08:00:00+00")
+    assert orphan.metadata["failed_expectations"].value == ["course_code_in_dim_courses"]
+    run_sql(good_data, "delete from marts.fact_material_views where session_sk = 'm-9'")
+
     # A broken new session fails the suite, and keeps failing it after newer good sessions arrive.
     run_sql(good_data, "insert into marts.fact_material_views values "
                        "('m-4', 'pv-4', 'bob', 'mat-2', 'CS101', '2025-10-07 08:00+00', -5, 600, 0.2, false)")
@@ -553,6 +564,16 @@ def test_an_incremental_fact_is_validated_from_where_its_suite_last_passed(good_
     run_sql(good_data, "update marts.fact_material_views set active_seconds = 5 where session_sk = 'm-4'")
     fixed = validate()
     assert fixed.passed and fixed.metadata["validated_through"].value == "2025-10-12 08:00:00+00"
+
+    # The mark belongs to this version of the suite: another version's mark validates the whole table.
+    assert fixed.metadata["suite_fingerprint"].value == suite_fingerprint(next(x for x in GOLD_SUITES if x.name == "material_views"))
+    window = tested_window("marts.fact_material_views")
+    mark = {"through": fixed.metadata["validated_through"].value,
+            "filenode": fixed.metadata["relation_filenode"].value, "fingerprint": "an older suite"}
+    with good_data.connection() as conn, conn.cursor() as cur:
+        assert validation_scope(cur, "marts.fact_material_views", window, mark, fingerprint="this suite").whole_table
+        mark["fingerprint"] = "this suite"
+        assert not validation_scope(cur, "marts.fact_material_views", window, mark, fingerprint="this suite").whole_table
 
     # The table rewritten (truncate gives it a new file): validated whole again.
     run_sql(good_data, GOOD_DATA)

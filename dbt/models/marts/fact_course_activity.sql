@@ -8,13 +8,10 @@ with course_files as (
 ),
 
 completed_files as (
-    -- From fact_material_views (one row per session, already deduplicated) rather than the sessions'
-    -- staging view, which ranks every version in the raw replica on each build: the same sessions,
-    -- with the course_code of the same course join, and a plain scan instead of a sort of the history.
-    select student_id as user_id, course_code, count(distinct material_id) as files_completed
-    from {{ ref('fact_material_views') }}
-    where is_complete and course_code is not null
-    group by student_id, course_code
+    select user_id, course_id, count(distinct material_id) as files_completed
+    from {{ ref('stg_platform_file_viewing_sessions') }}
+    where is_complete
+    group by user_id, course_id
 ),
 
 enrolments as (
@@ -44,4 +41,4 @@ select
     e.updated_at
 from enrolments as e
 left join course_files as cf using (course_id)
-left join completed_files as done on done.user_id = e.user_id and done.course_code = e.course_code
+left join completed_files as done on done.user_id = e.user_id and done.course_id = e.course_id

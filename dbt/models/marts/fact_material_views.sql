@@ -4,6 +4,7 @@
 -- are ranked in staging (keys_where of latest_per_key): the run's work grows with the new sessions, not with history.
 {#- The window a run rewrites, declared once: the model's SQL and its tests' window (tested_windows.sql) read it. -#}
 {% set rewrites = "started_at >= {through} - interval '2 days'" %}
+{#- derived_keys: the surrogate key is the md5 of the unique key, which has a unique index. -#}
 {{
     config(
         materialized='incremental',
@@ -15,7 +16,8 @@
             {'columns': ['student_id', 'started_local_date']},
             {'columns': ['started_at']},
         ],
-        meta={'tested_window': {'through': 'max(started_at)', 'type': 'timestamptz', 'rows': rewrites}},
+        meta={'tested_window': {'through': 'max(started_at)', 'type': 'timestamptz', 'rows': rewrites,
+                                'derived_keys': ['session_sk']}},
     )
 }}
 

@@ -5,6 +5,7 @@
 {#- The window a run rewrites (in the raw ledger's created_at), declared once: the model's SQL and its
     tests' window (tested_windows.sql, in the fact's awarded_at) read it. -#}
 {% set lookback = "interval '1 hour'" %}
+{#- derived_keys: the surrogate key is the md5 of the unique key, which has a unique index. -#}
 {{
     config(
         materialized='incremental',
@@ -16,7 +17,8 @@
             {'columns': ['awarded_at']},
         ],
         meta={'tested_window': {'through': 'max(awarded_at)', 'type': 'timestamptz',
-                                'rows': 'awarded_at >= {through} - ' ~ lookback}},
+                                'rows': 'awarded_at >= {through} - ' ~ lookback,
+                                'derived_keys': ['xp_sk']}},
     )
 }}
 

@@ -1,9 +1,5 @@
-select
-    id::uuid            as audit_log_id,
-    actor_id::uuid      as actor_id,
-    action,
-    entity,
-    entity_id::uuid     as entity_id,
-    details::jsonb      as details,
-    created_at
-from ({{ latest_per_key(source('platform', 'platform_audit_logs'), 'id', 'created_at') }}) s
+-- The SQL is the macro stg_platform_audit_logs (macros/platform_staging.sql): the incremental marts
+-- and this view's tests (meta.tested_versions, macros/tested_windows.sql) run it with keys_where to rank
+-- only the keys they need.
+{{ config(meta={'tested_versions': {'key': 'audit_log_id', 'sql': 'stg_platform_audit_logs'}}) }}
+{{ stg_platform_audit_logs() }}
