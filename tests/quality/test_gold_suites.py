@@ -19,7 +19,7 @@ from resources.warehouse import WarehouseResource
 from studentops_assets.quality.checks import GOLD_SUITE_CHECKS
 from studentops_assets.quality.gx_runner import SAMPLE_ROWS, suite_fingerprint
 from studentops_assets.quality.suites import GOLD_SUITES, STUDY_SESSIONS
-from studentops_assets.quality.tested_windows import tested_window, validation_scope
+from studentops_assets.quality import tested_windows  # (its tested_window would be collected as a test)
 
 GOLD_TABLES_DDL = """
 create schema if not exists marts;
@@ -567,13 +567,13 @@ def test_an_incremental_fact_is_validated_from_where_its_suite_last_passed(good_
 
     # The mark belongs to this version of the suite: another version's mark validates the whole table.
     assert fixed.metadata["suite_fingerprint"].value == suite_fingerprint(next(x for x in GOLD_SUITES if x.name == "material_views"))
-    window = tested_window("marts.fact_material_views")
+    window = tested_windows.tested_window("marts.fact_material_views")
     mark = {"through": fixed.metadata["validated_through"].value,
             "filenode": fixed.metadata["relation_filenode"].value, "fingerprint": "an older suite"}
     with good_data.connection() as conn, conn.cursor() as cur:
-        assert validation_scope(cur, "marts.fact_material_views", window, mark, fingerprint="this suite").whole_table
+        assert tested_windows.validation_scope(cur, "marts.fact_material_views", window, mark, fingerprint="this suite").whole_table
         mark["fingerprint"] = "this suite"
-        assert not validation_scope(cur, "marts.fact_material_views", window, mark, fingerprint="this suite").whole_table
+        assert not tested_windows.validation_scope(cur, "marts.fact_material_views", window, mark, fingerprint="this suite").whole_table
 
     # The table rewritten (truncate gives it a new file): validated whole again.
     run_sql(good_data, GOOD_DATA)
