@@ -26,10 +26,11 @@
     running (pg_snapshot_xmin): everything older is committed and seen by every test of the
     invocation. When a test passes, that mark is recorded for it in meta.tested_versions, with the
     view's definition; the test then runs the view's SQL ranking only the keys that have a row
-    version written at or after the mark (latest_per_key's keys_where). Frozen rows (VACUUM FREEZE)
-    are old, a restored dump is all new. Only tests that look at one key's row narrow this way
-    (not_null, accepted_values, and unique on the key itself); unique on another column and
-    relationships read the whole view.
+    version written at or after the mark (latest_per_key's keys_where). A restored dump is all new; a
+    mark over a billion transactions old tests the whole view. Only not_null and accepted_values
+    narrow this way. unique reads the whole view even on its key: the view ranks one row per raw id,
+    so what it can catch is two raw ids that cast to one uuid ('ABC...' and 'abc...'), an old row and
+    a new one that ranking the new keys alone would not compare. Relationships read it whole too.
 
     Everything is tested whole under --full-refresh and with --vars '{test_whole_tables: true}', and
     `dbt build --empty` records nothing. -#}
@@ -71,7 +72,7 @@ on conflict (invocation_id) do nothing;
 {%- endmacro -%}
 
 {%- macro testing_whole_tables() -%}
-    {{ return(not execute or flags.FULL_REFRESH or var('test_whole_tables', false)) }}
+    {{ return(not execute or flags.FULL_REFRESH or flags.EMPTY or var('test_whole_tables', false)) }}
 {%- endmacro -%}
 
 {#- The tested window of `node` (a model with meta.tested_window) for `test` as a SQL condition;
@@ -117,19 +118,20 @@ on conflict (invocation_id) do nothing;
     billion transactions old (xid wraparound is at two billion) tests the whole view. -#}
 {%- macro tested_versions_sql(node, test) -%}
     {%- set spec = node.config.meta.get('tested_versions') -%}
-    {%- if not spec or testing_whole_tables() or not test_reads_rows_by_key(test, [spec['key']]) -%}
+    {%- if not spec or testing_whole_tables() or not test_reads_rows_by_key(test, []) -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set recorded = run_query(
         "select (t.xmin_mark::text::numeric % 4294967296)::bigint from meta.tested_versions t "
         ~ "where t.test_id = '" ~ (test.unique_id | replace("'", "''")) ~ "' "
         ~ "and t.view_definition = md5(pg_get_viewdef(to_regclass('" ~ tested_relation_name(node) ~ "'))) "
-        ~ "and age((t.xmin_mark::text::numeric % 4294967296)::text::xid) < 1000000000"
+        ~ "and pg_snapshot_xmin(pg_current_snapshot())::text::numeric - t.xmin_mark::text::numeric < 1000000000"
     ) -%}
     {%- if recorded.rows | length == 0 -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set keys_where = "age(xmin) <= age('" ~ recorded.columns[0].values()[0] ~ "'::xid)" -%}
+    {#- age() is 32-bit: a row over 2^31 transactions old (frozen long ago) has a negative age. -#}
+    {%- set keys_where = "age(xmin) between 0 and age('" ~ recorded.columns[0].values()[0] ~ "'::xid)" -%}
     {{ return(context[spec['sql']](keys_where=keys_where)) }}
 {%- endmacro -%}
 
@@ -178,15 +180,17 @@ on conflict (invocation_id) do nothing;
                 "insert into meta.tested_through (test_id, relation_name, relation_filenode, validated_through) "
                 ~ "select '" ~ (test.unique_id | replace("'", "''")) ~ "', '" ~ name ~ "', pg_relation_filenode(to_regclass('" ~ name ~ "')), (" ~ through ~ ")::text "
                 ~ "from " ~ name ~ " having (" ~ through ~ ") is not null "
+                ~ "and pg_relation_filenode(to_regclass('" ~ name ~ "')) is not null "
                 ~ "on conflict (test_id) do update set relation_name = excluded.relation_name, "
                 ~ "relation_filenode = excluded.relation_filenode, "
                 ~ "validated_through = excluded.validated_through, validated_at = excluded.validated_at"
             ) -%}
-        {%- elif node and node.config.meta.get('tested_versions') and test_reads_rows_by_key(test, [node.config.meta['tested_versions']['key']]) -%}
+        {%- elif node and node.config.meta.get('tested_versions') and test_reads_rows_by_key(test, []) -%}
             {%- do statements.append(
                 "insert into meta.tested_versions (test_id, xmin_mark, view_definition) "
                 ~ "select '" ~ (test.unique_id | replace("'", "''")) ~ "', n.xmin_mark, md5(pg_get_viewdef(to_regclass('" ~ tested_relation_name(node) ~ "'))) "
                 ~ "from meta.versions_under_test n where n.invocation_id = '" ~ invocation_id ~ "' "
+                ~ "and pg_get_viewdef(to_regclass('" ~ tested_relation_name(node) ~ "')) is not null "
                 ~ "on conflict (test_id) do update set xmin_mark = excluded.xmin_mark, "
                 ~ "view_definition = excluded.view_definition, validated_at = excluded.validated_at"
             ) -%}
