@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import multiprocessing
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -132,12 +133,12 @@ def test_the_shared_system_prompt_is_cached(conn):
     assert second[6] > 0 and second[5] == 0  # read from it
 
 
-def _reserve_many(args):
-    home_path, day, n = args
+def _reserve_many(home_path: str, day: dt.date, n: int, start: threading.Barrier) -> int:
     from resources.warehouse import WarehouseResource
 
     got = 0
     with WarehouseResource(home=home_path).connection() as conn:
+        start.wait(timeout=60)  # every connection open before the first reservation: they race
         for i in range(n):
             if budget.reserve(conn, day=day, budget=Decimal("0.50"), max_usd=Decimal("0.03"), model="m",
                               asset_key="test", run_id="p", item_key=f"k{i}"):
@@ -146,9 +147,14 @@ def _reserve_many(args):
 
 
 def test_concurrent_reservations_never_overspend(notes_home, conn):
+    # Four sessions of their own, as four run workers would hold. The budget's guard is Postgres'
+    # advisory lock, which is per session, so threads race it exactly as processes do (a spawned
+    # process pool once hung on exit under pytest-xdist, for the whole of pytest-timeout).
     day = dt.date(2030, 1, 1)
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
-        results = pool.map(_reserve_many, [(str(notes_home.path), day, 10)] * 4)
+    start = threading.Barrier(4)
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(_reserve_many, str(notes_home.path), day, 10, start) for _ in range(4)]
+        results = [f.result(timeout=300) for f in futures]
     # 40 attempts of 0.03 against 0.50: exactly 16 fit, whoever wins the races.
     assert sum(results) == 16
     assert budget.spent(conn, day) == Decimal("0.48")
