@@ -132,9 +132,16 @@ def test_materialize_parses_dbt_only_when_the_project_or_its_variables_changed(t
     assert prepare_if_changed(project) is False
     assert manifest.stat().st_mtime_ns == parsed_at
 
-    # A new timezone is a new parse (the models read it), and so is an edited model.
+    # A new timezone is a new parse (the models read it), and so is an edited model. A command that
+    # opened the manifest before the parse (another home's `studentops materialize` loading its
+    # graph) goes on reading the whole old file: the new one is renamed in, never written in place.
     monkeypatch.setenv("STUDENTOPS_TIMEZONE", "America/New_York")
-    assert prepare_if_changed(project) is True
+    old_manifest = manifest.read_bytes()
+    with manifest.open("rb") as reader:
+        assert prepare_if_changed(project) is True
+        assert reader.read() == old_manifest
+    assert json.loads(manifest.read_text())["nodes"]
+    assert sorted(p.name for p in manifest.parent.iterdir() if p.name.startswith(".parse-")) == []
     assert prepare_if_changed(project) is False
     model = project_dir / "models" / "marts" / "dim_terms.sql"
     model.write_text(model.read_text() + "\n-- edited\n")

@@ -10,6 +10,7 @@ import hashlib
 import os
 import shutil
 import sys
+import tempfile
 from functools import cache, cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -20,6 +21,10 @@ from packaging import version
 from studentops_assets.core.instance import REPO_ROOT
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt"
+PARTIAL_PARSE = "partial_parse.msgpack"
+# What `dbt parse` leaves in the target directory that later commands read; the manifest goes last,
+# so whoever sees the new manifest also finds the partial-parse state that belongs to it.
+PARSE_ARTIFACTS = (PARTIAL_PARSE, "semantic_manifest.json", "manifest.json")
 
 
 def dbt_executable() -> str:
@@ -61,10 +66,28 @@ class _VenvDbtPreparer(DagsterDbtProjectPreparer):
         ).wait()
 
     def _prepare_manifest(self, project: DbtProject) -> None:
-        WarehouseDbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
-            ["parse", "--quiet"], target_path=project.target_path
-        ).wait()
-        self._invalidate_seeds_in_partial_parse(project)
+        # dbt writes manifest.json in place. Two commands on different homes (their connection
+        # variables differ, so each parses) once had one read the manifest while the other was
+        # writing it: half a JSON file. So dbt parses into a scratch target directory of its own (with
+        # the partial-parse state copied in, to stay a partial parse), and the results are renamed
+        # into place: a reader sees the old file or the new one, whole.
+        target = Path(project.project_dir) / project.target_path
+        target.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".parse-", dir=target))
+        try:
+            if (target / PARTIAL_PARSE).exists():
+                shutil.copy2(target / PARTIAL_PARSE, scratch / PARTIAL_PARSE)
+            scratch_project = DbtProject(project_dir=project.project_dir, profiles_dir=project.profiles_dir,
+                                         target_path=Path(project.target_path) / scratch.name)
+            WarehouseDbtCliResource(project_dir=scratch_project, dbt_executable=dbt_executable()).cli(
+                ["parse", "--quiet"], target_path=scratch_project.target_path
+            ).wait()
+            self._invalidate_seeds_in_partial_parse(scratch_project)
+            for name in PARSE_ARTIFACTS:
+                if (scratch / name).exists():
+                    os.replace(scratch / name, target / name)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _project() -> DbtProject:
@@ -112,7 +135,9 @@ def prepare_if_changed(project: DbtProject) -> bool:
     if project.manifest_path.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == fingerprint:
         return False
     _VenvDbtPreparer().prepare(project)
-    stamp.write_text(fingerprint, encoding="utf-8")
+    scratch = stamp.with_name(f"{stamp.name}.{os.getpid()}")
+    scratch.write_text(fingerprint, encoding="utf-8")
+    os.replace(scratch, stamp)
     return True
 
 
